@@ -1,0 +1,27 @@
+//! agentune-schema: the serde record types every agentune crate shares (tools, messages, tool
+//! calls, trajectories, training samples, eval records) and the JSONL files that hold them.
+//!
+//! Every record type carries a `schema_version`; JSONL reading reports the file, line and
+//! field of a bad record; writing is atomic.
+
+mod error;
+mod eval;
+mod io;
+mod message;
+mod meta;
+mod sample;
+mod schemas;
+mod tool;
+mod trajectory;
+mod version;
+
+pub use error::{Error, FieldPath, Result, from_value};
+pub use eval::EvalRecord;
+pub use io::{AtomicFile, JsonlReader, JsonlWriter, read_jsonl, write_atomic, write_jsonl};
+pub use message::{Message, Role, ToolCall, messages_to_openai, parse_arguments};
+pub use meta::{Complexity, QueryKind, QueryMeta, Split};
+pub use sample::Sample;
+pub use schemas::{record_schemas, render_schema};
+pub use tool::{ToolSpec, tools_from_openai_json, tools_to_openai_json};
+pub use trajectory::{Check, Observation, Outcome, Provenance, Step, Trajectory, TrajectoryStep};
+pub use version::{SCHEMA_VERSION, SchemaVersion};
