@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 /// Options of `cargo xtask schema`.
 #[derive(Debug, clap::Args)]
 pub struct SchemaArgs {
-    /// Only this record type (tool_spec, message, trajectory, sample, eval_record).
+    /// Only this record type (tool_spec, message, trajectory, sample, eval_record, template_spec).
     name: Option<String>,
     /// Write docs/schema/<name>.json instead of printing.
     #[arg(long)]

@@ -1,5 +1,7 @@
 //! agentune-runtime: agent prompt templates as data (render and parse), tools and the agent loop.
 
 mod error;
+pub mod template;
 
 pub use error::{Error, Result};
+pub use template::{ParseError, ParseMode, Template};

@@ -1,5 +1,6 @@
 //! agentune-schema: the serde record types every agentune crate shares (tools, messages, tool
-//! calls, trajectories, training samples, eval records) and the JSONL files that hold them.
+//! calls, trajectories, training samples, eval records, agent template specs) and the JSONL files
+//! that hold them.
 //!
 //! Every record type carries a `schema_version`; JSONL reading reports the file, line and
 //! field of a bad record; writing is atomic.
@@ -11,6 +12,7 @@ mod message;
 mod meta;
 mod sample;
 mod schemas;
+mod template;
 mod tool;
 mod trajectory;
 mod version;
@@ -22,6 +24,11 @@ pub use message::{Message, Role, ToolCall, messages_to_openai, parse_arguments};
 pub use meta::{Complexity, QueryKind, QueryMeta, Split};
 pub use sample::Sample;
 pub use schemas::{record_schemas, render_schema};
+pub use template::{
+    ArgumentEncoding, FinalAnswerPrompt, FinishAction, HistoryFormat, JsonSyntax, LabeledSyntax,
+    NativeSyntax, ObservationFormat, ObservationRole, RestartPrompt, StepSyntax, TaggedSyntax,
+    TemplateFamily, TemplateSpec, ToolListing,
+};
 pub use tool::{ToolSpec, tools_from_openai_json, tools_to_openai_json};
 pub use trajectory::{Check, Observation, Outcome, Provenance, Step, Trajectory, TrajectoryStep};
 pub use version::{SCHEMA_VERSION, SchemaVersion};

@@ -3,9 +3,9 @@
 
 use schemars::{JsonSchema, Schema, schema_for};
 
-use crate::{EvalRecord, Message, Sample, ToolSpec, Trajectory};
+use crate::{EvalRecord, Message, Sample, TemplateSpec, ToolSpec, Trajectory};
 
-/// `(file stem, schema)` for every record type a JSONL file may hold, plus the tool spec.
+/// `(file stem, schema)` for every record type a JSONL file may hold, plus the tool spec and the agent template spec.
 pub fn record_schemas() -> Vec<(&'static str, Schema)> {
     fn one<T: JsonSchema>(name: &'static str) -> (&'static str, Schema) {
         (name, schema_for!(T))
@@ -16,6 +16,7 @@ pub fn record_schemas() -> Vec<(&'static str, Schema)> {
         one::<Trajectory>("trajectory"),
         one::<Sample>("sample"),
         one::<EvalRecord>("eval_record"),
+        one::<TemplateSpec>("template_spec"),
     ]
 }
 

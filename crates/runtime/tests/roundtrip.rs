@@ -1,0 +1,179 @@
+//! Round trip of every shipped template: for any step the template can express,
+//! `parse(render_step(step)) == canonical(step)`, strictly and leniently.
+
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
+use agentune_runtime::{ParseMode, Template};
+use agentune_schema::{Step, StepSyntax, ToolCall};
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+
+/// Free text as models write it: several scripts, emoji, punctuation, inner newlines; no
+/// colons, angle brackets or backticks, which the syntaxes reserve.
+fn prose() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9 ,.?!'\"(){}\\[\\]/\\\\_=+%&;é东京天气查询下雨😀\u{3000}\n-]{1,60}"
+        .prop_map(|s| s.trim().to_owned())
+        .prop_filter("non-empty", |s| !s.is_empty())
+}
+
+fn tool_name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_]{0,12}(\\.[a-z][a-z0-9_]{0,8})?"
+        .prop_filter("not a reserved name", |n| n != "finish")
+}
+
+fn json_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "\\PC{0,20}".prop_map(Value::String),
+        any::<String>().prop_map(Value::String),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    json_leaf().prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("\\PC{0,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn arguments() -> impl Strategy<Value = Map<String, Value>> {
+    prop::collection::btree_map("[a-z_]{1,10}|\\PC{1,6}", json_value(), 0..4)
+        .prop_map(|m| m.into_iter().collect())
+}
+
+fn call(with_id: bool) -> impl Strategy<Value = ToolCall> {
+    (tool_name(), arguments(), 0u32..1000).prop_map(move |(n, a, id)| {
+        let c = ToolCall::new(n, a);
+        if with_id {
+            c.with_id(format!("call_{id}"))
+        } else {
+            c
+        }
+    })
+}
+
+/// Thoughts for the JSON family: text, optionally with marked fields (`plan: ...`).
+fn autogpt_thought() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        proptest::option::of(prose()),
+        (
+            proptest::option::of(prose()),
+            proptest::option::of(prose()),
+            proptest::option::of(prose()),
+            proptest::option::of(prose()),
+            proptest::option::of(prose()),
+        )
+            .prop_map(|(text, reasoning, plan, criticism, speak)| {
+                let mut out = text.unwrap_or_default();
+                for (k, v) in [
+                    ("reasoning", reasoning),
+                    ("plan", plan),
+                    ("criticism", criticism),
+                    ("speak", speak),
+                ] {
+                    if let Some(v) = v {
+                        out.push_str(&format!("\n{k}: {v}"));
+                    }
+                }
+                let out = out.trim_start_matches('\n').to_owned();
+                (!out.is_empty()).then_some(out)
+            }),
+    ]
+}
+
+fn steps(t: &Template) -> BoxedStrategy<Step> {
+    let max_calls = if t.parallel_calls() { 4 } else { 2 };
+    let native = t.native_tools();
+    let thought = if matches!(t.spec().syntax, StepSyntax::Json(_)) {
+        autogpt_thought().boxed()
+    } else {
+        proptest::option::of(prose()).boxed()
+    };
+    let mut kinds: Vec<BoxedStrategy<Step>> = vec![
+        (
+            thought.clone(),
+            prop::collection::vec(call(native), 1..max_calls),
+        )
+            .prop_map(|(thought, calls)| Step::ToolCalls { thought, calls })
+            .boxed(),
+        (thought.clone(), prose())
+            .prop_map(|(thought, answer)| Step::FinalAnswer { thought, answer })
+            .boxed(),
+    ];
+    for restart in [true, false] {
+        if t.can_give_up(restart) {
+            kinds.push(
+                thought
+                    .clone()
+                    .prop_map(move |thought| Step::GiveUp { thought, restart })
+                    .boxed(),
+            );
+        }
+    }
+    proptest::strategy::Union::new(kinds).boxed()
+}
+
+fn check(t: &Template, step: &Step) -> Result<(), TestCaseError> {
+    let canonical = t.canonical(step).unwrap();
+    let message = t.render_step(step).unwrap();
+    let mut expected = canonical.clone();
+    // Calls without ids get numbered ones in a native message.
+    if let Step::ToolCalls { calls, .. } = &mut expected {
+        if t.native_tools() {
+            for (i, c) in calls.iter_mut().enumerate() {
+                if c.id.is_none() {
+                    c.id = Some(format!("call_{i}"));
+                }
+            }
+        }
+    }
+    for mode in [ParseMode::Strict, ParseMode::Lenient] {
+        let parsed = t
+            .parse_message(&message, mode)
+            .map_err(|e| TestCaseError::fail(format!("{} {mode:?}: {e}\n{message:?}", t.id())))?;
+        prop_assert_eq!(&parsed, &expected, "{} {:?}\n{:?}", t.id(), mode, message);
+    }
+    if !t.native_tools() {
+        // The text alone parses to the same step.
+        let parsed = t.parse(message.content_str(), ParseMode::Strict).unwrap();
+        prop_assert_eq!(&parsed, &expected);
+    }
+    Ok(())
+}
+
+macro_rules! roundtrip {
+    ($($name:ident => $id:literal),* $(,)?) => {$(
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn $name(step in steps(&Template::builtin($id).unwrap())) {
+                check(&Template::builtin($id).unwrap(), &step)?;
+            }
+        }
+    )*};
+}
+
+roundtrip! {
+    react => "react",
+    react_zh => "react_zh",
+    modelscope => "modelscope",
+    autogpt => "autogpt",
+    toolllama => "toolllama",
+    toolllama_zh => "toolllama_zh",
+    hermes => "hermes",
+    openai => "openai",
+}
+
+#[test]
+fn every_shipped_template_is_covered() {
+    assert_eq!(Template::builtin_ids().len(), 8);
+}
