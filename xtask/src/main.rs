@@ -1,6 +1,7 @@
 //! `cargo xtask`: the one orchestrating binary of agentune. Each lifecycle stage adds its
 //! subcommands here; this file only parses the command line and dispatches.
 
+mod agent;
 mod ci;
 mod schema;
 
@@ -20,6 +21,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Agent templates: parse a model reply, render a prompt, list the built-in templates.
+    Agent {
+        #[command(subcommand)]
+        command: agent::AgentCommand,
+    },
     /// Run what CI runs: format check, clippy with -D warnings, and every test.
     Ci(ci::CiArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
@@ -45,6 +51,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Agent { command } => agent::run(&command),
         Command::Ci(args) => ci::run(&args),
         Command::Schema(args) => schema::run(&args),
     }

@@ -164,6 +164,19 @@ pub(crate) fn parse(
     } else {
         unfence(text, 0, text.len())
     };
+    if strict
+        && !t
+            .labels
+            .iter()
+            .any(|(_, name)| text.starts_with(&format!("{name}{}", l.colon)))
+    {
+        return Err(
+            ParseError::at(text, 0, "the reply must start with a label").expected(
+                text,
+                format!("`{}{}` or another label", l.thought, l.colon.trim_end()),
+            ),
+        );
+    }
     let mut segs = scan(t, l, text, start, end, strict)?;
     if let Some(k) = segs.iter().position(|s| s.label == Label::Observation) {
         if strict {
