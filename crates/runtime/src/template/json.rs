@@ -159,10 +159,14 @@ impl Reader<'_> {
                 _ => return Err(self.err("bad object key", "a quoted key")),
             };
             self.skip_ws();
-            if self.peek() != Some(b':') {
+            if self.peek() == Some(b':') {
+                self.pos += 1;
+            } else if self.relaxed && self.text[self.pos..].starts_with('：') {
+                // The full-width colon of Chinese text.
+                self.pos += '：'.len_utf8();
+            } else {
                 return Err(self.err("missing `:` after an object key", "`:`"));
             }
-            self.pos += 1;
             self.skip_ws();
             let v = self.value()?;
             if map.contains_key(&key) && !self.relaxed {
@@ -416,7 +420,7 @@ mod tests {
     #[test]
     fn relaxed_reads_what_models_write() {
         assert_eq!(
-            relaxed("{'a': 'it\\'s', b: [1, 2,], 'c': None, 'd': True,}").unwrap(),
+            relaxed("{'a': 'it\\'s', b: [1, 2,], 'c'： None, 'd': True,}").unwrap(),
             json!({"a": "it's", "b": [1, 2], "c": null, "d": true})
         );
         assert_eq!(relaxed("  {\"a\": 1}\n").unwrap(), json!({"a": 1}));
