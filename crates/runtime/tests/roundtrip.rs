@@ -177,3 +177,87 @@ roundtrip! {
 fn every_shipped_template_is_covered() {
     assert_eq!(Template::builtin_ids().len(), 8);
 }
+
+/// Text made of the pieces replies are built from, so that mutations hit the parsers' corners.
+fn replyish() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        Just("Thought: ".to_owned()),
+        Just("Action: ".to_owned()),
+        Just("Action Input: ".to_owned()),
+        Just("Final Answer: ".to_owned()),
+        Just("Observation: ".to_owned()),
+        Just("思考：".to_owned()),
+        Just("行动输入：".to_owned()),
+        Just("<tool_call>".to_owned()),
+        Just("</tool_call>".to_owned()),
+        Just("<|startofthink|>".to_owned()),
+        Just("<|endofthink|>".to_owned()),
+        Just("```JSON\n".to_owned()),
+        Just("```".to_owned()),
+        Just("Finish".to_owned()),
+        Just("{\"return_type\": \"give_answer\", \"final_answer\": ".to_owned()),
+        Just("{\"name\": \"a\", \"arguments\": {".to_owned()),
+        Just("{\"thoughts\": {\"text\": ".to_owned()),
+        Just("\"command\": {\"name\": \"finish\", \"args\": ".to_owned()),
+        "[{}\\[\\]\"':,：\n \\\\a-z0-9é😀]{0,6}",
+    ];
+    prop::collection::vec(pieces, 0..14).prop_map(|v| v.concat())
+}
+
+fn assert_parse_is_sound(t: &Template, text: &str) -> Result<(), TestCaseError> {
+    let _ = t.parse(text, ParseMode::Lenient);
+    if let Ok(step) = t.parse(text, ParseMode::Strict) {
+        // Whatever strict mode accepts is exactly the rendering of what it parsed.
+        let rendered = t.render_step_text(&step).unwrap();
+        prop_assert_eq!(&rendered, text, "{}", t.id());
+        prop_assert_eq!(t.canonical(&step).unwrap(), step);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn parsing_any_text_never_panics_and_strict_accepts_only_exact_forms(
+        text in prop_oneof![replyish(), any::<String>()],
+    ) {
+        for id in Template::builtin_ids() {
+            assert_parse_is_sound(&Template::builtin(id).unwrap(), &text)?;
+        }
+    }
+
+    #[test]
+    fn damaged_renderings_never_panic(
+        k in 0usize..8,
+        step_seed in any::<u64>(),
+        cut in any::<prop::sample::Index>(),
+        insert in any::<prop::sample::Index>(),
+        piece in "[{}\"':\n ：<>`]{0,3}",
+    ) {
+        let id = Template::builtin_ids()[k];
+        let t = Template::builtin(id).unwrap();
+        let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+            ProptestConfig::default(),
+            proptest::test_runner::TestRng::from_seed(
+                proptest::test_runner::RngAlgorithm::ChaCha,
+                &{
+                    let mut seed = [0u8; 32];
+                    seed[..8].copy_from_slice(&step_seed.to_le_bytes());
+                    seed
+                },
+            ),
+        );
+        let step = steps(&t).new_tree(&mut runner).unwrap().current();
+        let text = t.render_step(&step).unwrap().content.unwrap_or_default();
+        let chars: Vec<char> = text.chars().collect();
+        let at = if chars.is_empty() { 0 } else { cut.index(chars.len()) };
+        let truncated: String = chars[..at].iter().collect();
+        assert_parse_is_sound(&t, &truncated)?;
+        let at = if chars.is_empty() { 0 } else { insert.index(chars.len()) };
+        let mut damaged: String = chars[..at].iter().collect();
+        damaged.push_str(&piece);
+        damaged.extend(&chars[at..]);
+        assert_parse_is_sound(&t, &damaged)?;
+    }
+}
