@@ -4,4 +4,4 @@ mod error;
 pub mod template;
 
 pub use error::{Error, Result};
-pub use template::{ParseError, ParseMode, Template};
+pub use template::{ParseError, ParseMode, StreamEvent, StreamParser, Template};

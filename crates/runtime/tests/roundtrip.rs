@@ -261,3 +261,74 @@ proptest! {
         assert_parse_is_sound(&t, &damaged)?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Streaming a rendered step in random pieces reports its calls (each once, complete), its
+    /// visible text, and ends with the same step as parsing the whole reply.
+    #[test]
+    fn streamed_replies_report_calls_and_text(
+        k in 0usize..8,
+        step_seed in any::<u64>(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+    ) {
+        let id = Template::builtin_ids()[k];
+        let t = Template::builtin(id).unwrap();
+        let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+            ProptestConfig::default(),
+            proptest::test_runner::TestRng::from_seed(
+                proptest::test_runner::RngAlgorithm::ChaCha,
+                &{
+                    let mut seed = [0u8; 32];
+                    seed[..8].copy_from_slice(&step_seed.to_le_bytes());
+                    seed
+                },
+            ),
+        );
+        let step = t.canonical(&steps(&t).new_tree(&mut runner).unwrap().current()).unwrap();
+        if t.native_tools() && matches!(step, Step::ToolCalls { .. }) {
+            return Ok(()); // Native calls do not stream as text.
+        }
+        let text = t.render_step_text(&step).unwrap();
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let mut bounds: Vec<usize> = cuts
+            .iter()
+            .filter(|_| !chars.is_empty())
+            .map(|c| chars[c.index(chars.len())].0)
+            .collect();
+        bounds.push(0);
+        bounds.push(text.len());
+        bounds.sort_unstable();
+        bounds.dedup();
+        let mut parser = t.stream();
+        let mut shown = String::new();
+        let mut calls = Vec::new();
+        for w in bounds.windows(2) {
+            for event in parser.push(&text[w[0]..w[1]]) {
+                match event {
+                    agentune_runtime::StreamEvent::Text(s) => shown.push_str(&s),
+                    agentune_runtime::StreamEvent::Call(c) => calls.push(c),
+                }
+            }
+        }
+        prop_assert_eq!(parser.text(), text.as_str());
+        match &step {
+            Step::ToolCalls { calls: want, thought } => {
+                prop_assert_eq!(&calls, want, "{}", id);
+                if matches!(t.spec().syntax, StepSyntax::Tagged(_)) {
+                    prop_assert_eq!(shown.trim(), thought.as_deref().unwrap_or(""));
+                }
+            }
+            Step::FinalAnswer { answer, .. } => {
+                prop_assert!(calls.is_empty());
+                let finish_action = matches!(&t.spec().syntax, StepSyntax::Labeled(l) if l.finish.is_some());
+                if !finish_action {
+                    prop_assert_eq!(shown.trim(), answer.as_str(), "{}", id);
+                }
+            }
+            Step::GiveUp { .. } => prop_assert!(calls.is_empty()),
+        }
+        prop_assert_eq!(parser.finish(ParseMode::Strict).unwrap(), step);
+    }
+}

@@ -413,7 +413,12 @@ fn scan(
     Ok(segs)
 }
 
-fn action_name(text: &str, s: usize, e: usize, strict: bool) -> Result<String, ParseError> {
+pub(crate) fn action_name(
+    text: &str,
+    s: usize,
+    e: usize,
+    strict: bool,
+) -> Result<String, ParseError> {
     let raw = &text[s..e];
     if strict {
         if raw.is_empty() || raw.chars().any(char::is_whitespace) {

@@ -9,6 +9,7 @@ mod error;
 mod json;
 mod labeled;
 mod render;
+mod stream;
 mod structured;
 mod tagged;
 mod text;
@@ -21,6 +22,7 @@ use agentune_schema::{
 };
 
 pub use error::ParseError;
+pub use stream::{StreamEvent, StreamParser};
 
 use crate::error::{Error, Result};
 
@@ -394,6 +396,11 @@ impl Template {
     /// Reads the reply to the final-answer prompt: its text is the answer.
     pub fn parse_final_answer(&self, text: &str, mode: ParseMode) -> Result<Step, ParseError> {
         structured::plain_answer(text, mode)
+    }
+
+    /// A reader for one reply that streams in (see [`StreamParser`]).
+    pub fn stream(&self) -> StreamParser {
+        StreamParser::new(self)
     }
 
     /// Parses one assistant reply into a step.
