@@ -170,6 +170,14 @@ impl OpenAiClient {
         }
     }
 
+    /// The same client sending this key (for callers that hold it already; prefer
+    /// [`OpenAiClient::with_api_key_env`] so keys stay out of files and command lines).
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        let key = key.into();
+        self.api_key = Some(key.trim().to_owned()).filter(|k| !k.is_empty());
+        self
+    }
+
     /// The same client with another request timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;

@@ -28,7 +28,7 @@ pub use calculator::{Calculator, evaluate};
 pub use currency::{CurrencyConvert, RATE_DATE, usd_rates};
 pub use datetime::{Clock, CurrentDatetime, Date, DateAdd, DateDiff, Weekday};
 pub use http::{HttpTool, tools_from_mcp_list};
-pub use notes::{DeleteNote, ListNotes, NoteStore, ReadNote, WriteNote};
+pub use notes::{DeleteNote, ListNotes, MAX_NOTE_BYTES, MAX_NOTES, NoteStore, ReadNote, WriteNote};
 pub use search::{
     Bm25Index, City, Knowledge, LookupKnowledge, Place, SearchPlaces, cities, tokenize,
 };
