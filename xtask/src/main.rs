@@ -1,6 +1,7 @@
 //! `cargo xtask`: the one orchestrating binary of agentune. Each lifecycle stage adds its
 //! subcommands here; this file only parses the command line and dispatches.
 
+mod agent_tools;
 mod ci;
 mod schema;
 
@@ -24,6 +25,17 @@ enum Command {
     Ci(ci::CiArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
     Schema(schema::SchemaArgs),
+    /// Agents: the built-in tools (list, call).
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// List the built-in tools with their arguments (`--json`: as an OpenAI tools array).
+    Tools(agent_tools::ToolsArgs),
+    /// Run one built-in tool call and print its observation as JSON.
+    Call(agent_tools::CallArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +59,8 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ci(args) => ci::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Agent(AgentCommand::Tools(args)) => agent_tools::tools(&args),
+        Command::Agent(AgentCommand::Call(args)) => agent_tools::call(&args),
     }
 }
 
