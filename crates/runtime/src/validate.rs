@@ -8,9 +8,12 @@
 //! `additionalProperties` (boolean or schema), `minProperties`/`maxProperties`, `items`,
 //! `minItems`/`maxItems`, `uniqueItems`, `minimum`/`maximum`, `exclusiveMinimum`/
 //! `exclusiveMaximum` (number or draft-4 boolean), `multipleOf`, `minLength`/`maxLength`
-//! (counted in characters), `anyOf`, `oneOf`, `allOf`, `not`. Other keywords (`format`,
-//! `pattern`, `$ref`, descriptions, defaults) are accepted and not enforced.
+//! (counted in characters), `pattern` (an unanchored regular-expression search, as JSON Schema
+//! defines it), `anyOf`, `oneOf`, `allOf`, `not`. Other keywords (`format`, `$ref`,
+//! descriptions, defaults) are accepted and not enforced.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -347,6 +350,39 @@ fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut V
             );
         }
     }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+        if matches_pattern(pattern, s) == Some(false) {
+            push(
+                errors,
+                path,
+                format!(
+                    "expected text matching the pattern {pattern}, got {}",
+                    short(&Value::String(s.to_owned()))
+                ),
+            );
+        }
+    }
+}
+
+/// Whether `text` contains a match of `pattern`; None when the pattern does not compile (a
+/// schema problem, which constrains nothing rather than rejecting every call).
+fn matches_pattern(pattern: &str, text: &str) -> Option<bool> {
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, Option<regex_lite::Regex>>> =
+            RefCell::new(HashMap::new());
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() > 512 {
+            cache.clear();
+        }
+        let compiled = cache.entry(pattern.to_owned()).or_insert_with(|| {
+            regex_lite::Regex::new(pattern)
+                .map_err(|e| tracing::debug!(pattern, error = %e, "schema pattern ignored"))
+                .ok()
+        });
+        compiled.as_ref().map(|re| re.is_match(text))
+    })
 }
 
 fn check_number(
@@ -698,6 +734,29 @@ mod tests {
             errs(schema, json!({"c": "北京市"})),
             vec!["arguments.c: expected at most 2 characters, got 3"]
         );
+    }
+
+    #[test]
+    fn patterns_are_searched_and_bad_patterns_ignored() {
+        let schema = json!({"type": "object", "properties": {
+            "date": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"},
+            "code": {"type": "string", "pattern": "[A-Z]{3}"},
+            "odd": {"type": "string", "pattern": "(unclosed"}
+        }});
+        assert!(
+            errs(
+                schema.clone(),
+                json!({"date": "2026-03-14", "code": "xUSDx", "odd": "z"})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            errs(schema.clone(), json!({"date": "2026/03/14"})),
+            vec![
+                "arguments.date: expected text matching the pattern ^\\d{4}-\\d{2}-\\d{2}$, got \"2026/03/14\""
+            ]
+        );
+        assert_eq!(errs(schema, json!({"code": "usd"})).len(), 1);
     }
 
     #[test]

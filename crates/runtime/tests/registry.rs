@@ -215,7 +215,7 @@ fn bad_calls_become_error_observations_naming_the_problem() {
                 "date_diff",
                 json!({"start_date": "yesterday", "end_date": "2026-01-01"}),
             ),
-            "current_datetime",
+            "arguments.start_date: expected text matching the pattern",
         ),
         (
             call("weekday", json!({"date": 20260314})),
