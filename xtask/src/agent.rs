@@ -1,5 +1,6 @@
-//! `cargo xtask agent`: agent templates from the command line: parse a model reply into a step
-//! (`parse`), render a prompt (`render`), list the built-in templates (`templates`).
+//! `cargo xtask agent`: agents from the command line: parse a model reply into a step
+//! (`parse`), render a prompt (`render`), list the built-in templates (`templates`) and tools
+//! (`tools`), call a tool (`call`), run the agent loop against an endpoint (`run`).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -11,6 +12,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// The `agent` subcommands.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum AgentCommand {
     /// Parse one assistant reply (stdin or --file) into a step, printed as one JSON line.
@@ -19,6 +22,13 @@ pub enum AgentCommand {
     Render(RenderArgs),
     /// List the built-in templates: id, family, language, description.
     Templates,
+    /// List the built-in tools with their arguments (`--json`: as an OpenAI tools array).
+    Tools(crate::agent_tools::ToolsArgs),
+    /// Run one built-in tool call and print its observation as JSON.
+    Call(crate::agent_tools::CallArgs),
+    /// Run the agent loop for one query against an OpenAI-compatible endpoint with the
+    /// built-in tools, and print the trajectory.
+    Run(crate::agent_run::RunArgs),
 }
 
 /// Options of `cargo xtask agent parse`.
@@ -67,6 +77,9 @@ pub fn run(command: &AgentCommand) -> Result<()> {
         AgentCommand::Parse(args) => parse(args),
         AgentCommand::Render(args) => render(args),
         AgentCommand::Templates => templates(),
+        AgentCommand::Tools(args) => crate::agent_tools::tools(args),
+        AgentCommand::Call(args) => crate::agent_tools::call(args),
+        AgentCommand::Run(args) => crate::agent_run::run(args),
     }
 }
 

@@ -2,6 +2,8 @@
 //! subcommands here; this file only parses the command line and dispatches.
 
 mod agent;
+mod agent_run;
+mod agent_tools;
 mod ci;
 mod schema;
 
@@ -19,9 +21,11 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Agent templates: parse a model reply, render a prompt, list the built-in templates.
+    /// Agents: parse a model reply, render a prompt, list templates and tools, call a tool.
     Agent {
         #[command(subcommand)]
         command: agent::AgentCommand,

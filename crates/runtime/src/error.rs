@@ -51,6 +51,62 @@ pub enum Error {
     /// A shared record type rejected its input.
     #[error(transparent)]
     Schema(#[from] agentune_schema::Error),
+    /// A bundled or user-supplied data file has a bad record.
+    #[error("{file}:{line}: {message}")]
+    Data {
+        /// The file (a bundled file is named by its path in the repository).
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A tool could not be registered (duplicate name, invalid spec, bad configuration).
+    #[error("tool `{name}`: {message}")]
+    ToolSetup {
+        /// The tool's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An HTTP request did not complete (connection refused, timeout, TLS unavailable...).
+    #[error("request to {url} failed: {message}")]
+    Http {
+        /// The URL requested.
+        url: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// An HTTP server answered with an error status.
+    #[error("{url} answered HTTP {status}: {body}")]
+    HttpStatus {
+        /// The URL requested.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The start of the response body (or the API's error message).
+        body: String,
+    },
+    /// A model endpoint answered something that is not a usable chat completion.
+    #[error("bad response from {url}: {message}")]
+    BadResponse {
+        /// The URL requested.
+        url: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The API key's environment variable is unset or empty.
+    #[error("environment variable `{var}` (the API key) is not set or is empty")]
+    MissingApiKey {
+        /// The variable's name.
+        var: String,
+    },
+    /// A scripted model was asked for more replies than it holds.
+    #[error("scripted model has no reply left (it held {replies})")]
+    ScriptExhausted {
+        /// How many replies the script held.
+        replies: usize,
+    },
 }
 
 /// The runtime's result type.
