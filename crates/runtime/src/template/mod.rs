@@ -120,7 +120,7 @@ impl Template {
         };
         let spec: TemplateSpec = toml::from_str(text).map_err(|e| Error::TemplateFile {
             path: format!("configs/templates/{id}.toml").into(),
-            message: e.to_string(),
+            message: toml_message(text, &e),
         })?;
         Self::from_spec(spec)
     }
@@ -145,19 +145,19 @@ impl Template {
             serde_path_to_error::deserialize(de).map_err(|e| {
                 let field = e.path().to_string();
                 let inner = e.into_inner();
+                let (line, column) = (inner.line(), inner.column());
+                let text = inner.to_string();
+                let suffix = format!(" at line {line} column {column}");
+                let message = text.strip_suffix(&suffix).unwrap_or(&text);
                 Error::TemplateFile {
                     path: path.to_path_buf(),
-                    message: format!(
-                        "line {}, column {}: field `{field}`: {inner}",
-                        inner.line(),
-                        inner.column()
-                    ),
+                    message: format!("line {line}, column {column}: field `{field}`: {message}"),
                 }
             })?
         } else {
             toml::from_str(&text).map_err(|e| Error::TemplateFile {
                 path: path.to_path_buf(),
-                message: e.to_string().trim_end().to_owned(),
+                message: toml_message(&text, &e),
             })?
         };
         Self::from_spec(spec).map_err(|e| match e {
@@ -470,6 +470,18 @@ impl Template {
             template: self.spec.id.clone(),
             message: message.into(),
         }
+    }
+}
+
+/// A TOML error on one line: `line L, column C: message`.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let at = ParseError::at(text, span.start, "");
+            format!("line {}, column {}: {message}", at.line, at.column)
+        }
+        None => message,
     }
 }
 
