@@ -15,6 +15,7 @@ mod tagged;
 mod text;
 
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 
 use agentune_schema::{
     ArgumentEncoding, Message, Observation, Role, Step, StepSyntax, TemplateSpec, ToolSpec,
@@ -112,6 +113,13 @@ pub struct Template {
 impl Template {
     /// A built-in template by id; an unknown id is an error listing the known ones.
     pub fn builtin(id: &str) -> Result<Template> {
+        static CACHE: OnceLock<Mutex<Vec<Template>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+        if let Ok(done) = cache.lock() {
+            if let Some(t) = done.iter().find(|t| t.id() == id) {
+                return Ok(t.clone());
+            }
+        }
         let Some((_, text)) = BUILTIN.iter().find(|(b, _)| *b == id) else {
             return Err(Error::UnknownTemplate {
                 id: id.to_owned(),
@@ -122,7 +130,11 @@ impl Template {
             path: format!("configs/templates/{id}.toml").into(),
             message: toml_message(text, &e),
         })?;
-        Self::from_spec(spec)
+        let t = Self::from_spec(spec)?;
+        if let Ok(mut done) = cache.lock() {
+            done.push(t.clone());
+        }
+        Ok(t)
     }
 
     /// The ids of the built-in templates.
@@ -208,6 +220,26 @@ impl Template {
     /// (the OpenAI family) rather than text.
     pub fn native_tools(&self) -> bool {
         matches!(self.spec.syntax, StepSyntax::Native(_))
+    }
+
+    /// Strings at which generation should stop because the model started writing what the
+    /// runtime supplies (an observation): `\nObservation:` for ReAct, `<tool_response>` for
+    /// Hermes, `<|startofexec|>` for ModelScope. Empty for the JSON and native families.
+    pub fn stop_sequences(&self) -> Vec<String> {
+        let prefix = |format: &str| {
+            let head = format.split("{observation}").next().unwrap_or("").trim();
+            let head = head.lines().next().unwrap_or("").trim();
+            // Stop at the tag itself, before any fence that follows it.
+            let head = head.split("```").next().unwrap_or("").trim();
+            (!head.is_empty()).then(|| head.to_owned())
+        };
+        match &self.spec.syntax {
+            StepSyntax::Labeled(l) => {
+                vec![format!("\n{}{}", l.observation, l.colon.trim_end())]
+            }
+            StepSyntax::Tagged(_) => prefix(&self.spec.observation.format).into_iter().collect(),
+            StepSyntax::Json(_) | StepSyntax::Native(_) => Vec::new(),
+        }
     }
 
     /// Whether one step may call several tools.
@@ -709,6 +741,17 @@ mod tests {
             assert_eq!(t.id(), *id);
         }
         assert_eq!(BUILTIN.len(), BUILTIN_IDS.len());
+    }
+
+    #[test]
+    fn stop_sequences_follow_the_observation_format() {
+        let stops = |id: &str| Template::builtin(id).unwrap().stop_sequences();
+        assert_eq!(stops("react"), ["\nObservation:"]);
+        assert_eq!(stops("react_zh"), ["\n观察："]);
+        assert_eq!(stops("toolllama"), ["\nObservation:"]);
+        assert_eq!(stops("hermes"), ["<tool_response>"]);
+        assert_eq!(stops("modelscope"), ["<|startofexec|>"]);
+        assert!(stops("autogpt").is_empty() && stops("openai").is_empty());
     }
 
     #[test]
