@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::labeled::lenient_object;
 use super::structured::plain_answer;
-use super::text::{trim_range, unfence};
+use super::text::{split_think, trim_range, unfence};
 use super::{ParseError, ParseMode, Template, json};
 use crate::error::{Error, Result};
 
@@ -98,6 +98,17 @@ pub(crate) fn parse(s: &TaggedSyntax, text: &str, mode: ParseMode) -> Result<Ste
                 }
             }
         }
+        if !strict {
+            if let Some((inner, rest)) = split_think(&text[start..end]) {
+                return match plain_answer(rest, mode) {
+                    Ok(Step::FinalAnswer { answer, .. }) => Ok(Step::FinalAnswer {
+                        thought: (!inner.is_empty()).then_some(inner),
+                        answer,
+                    }),
+                    other => other,
+                };
+            }
+        }
         return plain_answer(&text[start..end], mode).map_err(|mut e| {
             e.offset += start;
             e
@@ -125,7 +136,17 @@ pub(crate) fn parse(s: &TaggedSyntax, text: &str, mode: ParseMode) -> Result<Ste
         }
     } else {
         let (a, b) = trim_range(text, start, first);
-        (b > a).then(|| text[a..b].to_owned())
+        match split_think(&text[a..b]) {
+            Some((inner, rest)) => {
+                let joined = [inner.as_str(), rest]
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                (!joined.is_empty()).then_some(joined)
+            }
+            None => (b > a).then(|| text[a..b].to_owned()),
+        }
     };
     let mut calls = Vec::new();
     let mut at = first;
