@@ -13,6 +13,23 @@ use crate::error::{Error, Result};
 
 /// The text of one step.
 pub(crate) fn render(t: &Template, s: &TaggedSyntax, step: &Step) -> Result<String> {
+    // Free text holding a tag would parse as (part of) a call.
+    let text = match step {
+        Step::ToolCalls { thought, .. } => thought.as_deref(),
+        Step::FinalAnswer { answer, .. } => Some(answer.as_str()),
+        Step::GiveUp { .. } => None,
+    };
+    if let Some(text) = text {
+        if let Some(tag) = [&s.open, &s.close]
+            .into_iter()
+            .find(|tag| text.contains(tag.as_str()))
+        {
+            return Err(Error::Render {
+                template: t.id().to_owned(),
+                message: format!("the text holds the tag `{tag}`"),
+            });
+        }
+    }
     match step {
         Step::ToolCalls { thought, calls } => {
             let mut out = String::new();
