@@ -203,7 +203,88 @@ impl Template {
             StepSyntax::Labeled(l) => labeled::label_table(l),
             _ => Vec::new(),
         };
-        Ok(Template { spec, labels })
+        let t = Template { spec, labels };
+        t.self_check()?;
+        Ok(t)
+    }
+
+    /// Renders sample steps of every kind the template can express and parses them back in
+    /// both modes: a spec whose output format does not read back is refused (a generated
+    /// template, say, whose labels collide).
+    fn self_check(&self) -> Result<()> {
+        let args = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        let weather = agentune_schema::ToolCall::new(
+            "get_weather",
+            args(
+                serde_json::json!({"city": "Zürich", "days": 2, "opts": {"units": ["c"], "x": null}}),
+            ),
+        );
+        let time = agentune_schema::ToolCall::new("get_time", args(serde_json::json!({})));
+        let mut samples = vec![
+            Step::ToolCalls {
+                thought: Some("Check the forecast.\nThen answer.".into()),
+                calls: vec![weather.clone()],
+            },
+            Step::ToolCalls {
+                thought: None,
+                calls: vec![time.clone()],
+            },
+            Step::FinalAnswer {
+                thought: Some("Done.".into()),
+                answer: "Light rain, 6 °C.\nTake an umbrella.".into(),
+            },
+        ];
+        if self.parallel_calls() {
+            samples.push(Step::ToolCalls {
+                thought: Some("Both.".into()),
+                calls: vec![weather, time],
+            });
+        }
+        for restart in [true, false] {
+            if self.can_give_up(restart) {
+                samples.push(Step::GiveUp {
+                    thought: Some("Stuck.".into()),
+                    restart,
+                });
+            }
+        }
+        if let StepSyntax::Labeled(l) = &self.spec.syntax {
+            if let ArgumentEncoding::Raw { key } = &l.arguments {
+                let raw = agentune_schema::ToolCall::new(
+                    "search",
+                    args(serde_json::json!({ key.as_str(): "rain in Zürich" })),
+                );
+                for s in &mut samples {
+                    if let Step::ToolCalls { calls, .. } = s {
+                        *calls = vec![raw.clone()];
+                    }
+                }
+            }
+        }
+        for sample in &samples {
+            let fail = |message: String| Error::InvalidTemplate {
+                id: self.spec.id.clone(),
+                field: "syntax".into(),
+                message,
+            };
+            let want = self.canonical(sample).map_err(|e| fail(e.to_string()))?;
+            let message = render::step_message(self, sample, 0).map_err(|e| fail(e.to_string()))?;
+            for mode in [ParseMode::Strict, ParseMode::Lenient] {
+                let got = self.parse_message(&message, mode).map_err(|e| {
+                    fail(format!(
+                        "a rendered step does not parse back ({mode:?}): {e}; the reply was {:?}",
+                        message.content_str()
+                    ))
+                })?;
+                if strip_ids(got) != strip_ids(want.clone()) {
+                    return Err(fail(format!(
+                        "a rendered step parses back as a different step ({mode:?}); the reply was {:?}",
+                        message.content_str()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The spec the template was built from.
@@ -505,6 +586,16 @@ impl Template {
     }
 }
 
+/// The step without call ids (native messages number their calls).
+fn strip_ids(mut step: Step) -> Step {
+    if let Step::ToolCalls { calls, .. } = &mut step {
+        for c in calls {
+            c.id = None;
+        }
+    }
+    step
+}
+
 /// A TOML error on one line: `line L, column C: message`.
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().trim().replace('\n', " ");
@@ -773,6 +864,26 @@ mod tests {
         spec.system.push_str("\n{tool}");
         let e = Template::from_spec(spec).unwrap_err().to_string();
         assert!(e.contains("`{tool}`") && e.contains("system"), "{e}");
+    }
+
+    #[test]
+    fn formats_that_do_not_read_back_are_refused() {
+        // Unusual but unambiguous labels read back and are accepted.
+        let mut spec = Template::builtin("react").unwrap().spec().clone();
+        if let StepSyntax::Labeled(l) = &mut spec.syntax {
+            l.final_answer = Some("Answer".into());
+            l.thought = "Answer Draft".into();
+            l.colon = ":".into();
+        }
+        assert!(Template::from_spec(spec).is_ok());
+        // A closing tag that occurs inside the call's JSON cuts every call short.
+        let mut spec = Template::builtin("hermes").unwrap().spec().clone();
+        if let StepSyntax::Tagged(t) = &mut spec.syntax {
+            t.open = "CALL".into();
+            t.close = "\"".into();
+        }
+        let e = Template::from_spec(spec).unwrap_err().to_string();
+        assert!(e.contains("does not parse back"), "{e}");
     }
 
     #[test]
