@@ -24,12 +24,8 @@ fn xtask(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the xtask binary runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    // A command that fails before reading its input closes the pipe early: not an error here.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     child.wait_with_output().unwrap()
 }
 
@@ -257,5 +253,56 @@ fn templates_lists_the_builtin_ids() {
             "hermes",
             "openai"
         ]
+    );
+}
+
+#[test]
+fn render_a_trajectory_as_a_training_conversation() {
+    let out = xtask(
+        &[
+            "agent",
+            "render",
+            "--template",
+            "hermes",
+            "--trajectory",
+            &fixture("trajectory.json"),
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let msgs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let roles: Vec<&str> = msgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "tool", "assistant"]);
+    assert_eq!(
+        msgs[2]["content"],
+        "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+    );
+    assert_eq!(msgs[4]["content"], "Light rain, 8 °C.");
+    let out = xtask(
+        &[
+            "agent",
+            "render",
+            "--template",
+            "hermes",
+            "--query",
+            "q",
+            "--trajectory",
+            &fixture("trajectory.json"),
+        ],
+        "",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--query and --trajectory exclude each other"
     );
 }

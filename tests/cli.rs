@@ -16,7 +16,7 @@ fn help_lists_the_commands() {
     let out = xtask(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["ci", "schema"] {
+    for cmd in ["agent", "ci", "schema"] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(cmd)),
             "--help lacks `{cmd}`:\n{text}"

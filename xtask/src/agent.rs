@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use agentune_runtime::{ParseMode, Template};
-use agentune_schema::{Message, Step, ToolSpec};
+use agentune_schema::{Message, Step, ToolSpec, Trajectory};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -18,7 +18,8 @@ use serde_json::{Map, Value};
 pub enum AgentCommand {
     /// Parse one assistant reply (stdin or --file) into a step, printed as one JSON line.
     Parse(ParseArgs),
-    /// Render the prompt messages for a query and a tool list, printed as JSON.
+    /// Render the prompt messages for a query and a tool list (or a trajectory's whole
+    /// conversation), printed as JSON.
     Render(RenderArgs),
     /// List the built-in templates: id, family, language, description.
     Templates,
@@ -58,8 +59,12 @@ pub struct RenderArgs {
     #[arg(long)]
     tools: Option<PathBuf>,
     /// The user's query.
-    #[arg(long)]
-    query: String,
+    #[arg(long, required_unless_present = "trajectory")]
+    query: Option<String>,
+    /// Instead of a query: a trajectory (JSON) to render as its whole training conversation;
+    /// its tools and history are used unless --tools / --history are given.
+    #[arg(long, conflicts_with = "query")]
+    trajectory: Option<PathBuf>,
     /// Earlier conversation: a JSON array of messages (OpenAI format).
     #[arg(long)]
     history: Option<PathBuf>,
@@ -212,16 +217,30 @@ fn render(args: &RenderArgs) -> Result<()> {
         }
         None => Vec::new(),
     };
-    let messages = template
-        .render_prompt(
-            &tools,
-            &args.query,
-            &history,
-            &[],
-            &[],
-            args.date.as_deref(),
-        )
-        .with_context(|| format!("rendering template `{}`", template.id()))?;
+    let (messages, tools) = match &args.trajectory {
+        Some(path) => {
+            let mut traj: Trajectory =
+                agentune_schema::from_value("trajectory", &read_json(path, "trajectory")?)
+                    .with_context(|| format!("{}: not a trajectory", path.display()))?;
+            if args.tools.is_some() {
+                traj.tools = tools;
+            }
+            if args.history.is_some() {
+                traj.history = history;
+            }
+            let messages = template
+                .render_conversation(&traj)
+                .with_context(|| format!("rendering template `{}`", template.id()))?;
+            (messages, traj.tools)
+        }
+        None => {
+            let query = args.query.as_deref().unwrap_or_default();
+            let messages = template
+                .render_prompt(&tools, query, &history, &[], &[], args.date.as_deref())
+                .with_context(|| format!("rendering template `{}`", template.id()))?;
+            (messages, tools)
+        }
+    };
     let out = if args.openai {
         let mut body = Map::new();
         body.insert(

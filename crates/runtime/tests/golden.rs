@@ -41,6 +41,11 @@ fn obs(name: &str, content: &str) -> Observation {
     }
 }
 
+/// English or Chinese text, following the template's language.
+fn tr(t: &Template, en: &'static str, zh: &'static str) -> String {
+    if t.spec().language == "zh" { zh } else { en }.to_owned()
+}
+
 /// Two calls in one step where the template allows it, else one.
 fn steps(t: &Template) -> Vec<TrajectoryStep> {
     let weather = ToolCall::new(
@@ -52,7 +57,11 @@ fn steps(t: &Template) -> Vec<TrajectoryStep> {
     if t.parallel_calls() {
         out.push(
             TrajectoryStep::new(Step::ToolCalls {
-                thought: Some("I need the forecast and the mean temperature.".into()),
+                thought: Some(tr(
+                    t,
+                    "I need the forecast and the mean temperature.",
+                    "我需要天气预报和平均气温。",
+                )),
                 calls: vec![weather, calc],
             })
             .with_observations(vec![
@@ -66,7 +75,7 @@ fn steps(t: &Template) -> Vec<TrajectoryStep> {
     } else {
         out.push(
             TrajectoryStep::new(Step::ToolCalls {
-                thought: Some("I need the forecast first.".into()),
+                thought: Some(tr(t, "I need the forecast first.", "先查天气预报。")),
                 calls: vec![weather],
             })
             .with_observations(vec![obs(
@@ -76,26 +85,41 @@ fn steps(t: &Template) -> Vec<TrajectoryStep> {
         );
         out.push(
             TrajectoryStep::new(Step::ToolCalls {
-                thought: Some("Now the mean temperature.".into()),
+                thought: Some(tr(t, "Now the mean temperature.", "再算平均气温。")),
                 calls: vec![calc],
             })
             .with_observations(vec![obs("calculator", "13.5")]),
         );
     }
     out.push(TrajectoryStep::new(Step::FinalAnswer {
-        thought: Some("I have what I need.".into()),
-        answer: "Light rain in Hangzhou tomorrow, 9 to 18 °C (mean 13.5 °C): take an umbrella."
-            .into(),
+        thought: Some(tr(t, "I have what I need.", "信息已经齐全。")),
+        answer: tr(
+            t,
+            "Light rain in Hangzhou tomorrow, 9 to 18 °C (mean 13.5 °C): take an umbrella.",
+            "杭州明天有小雨，气温9到18摄氏度（平均13.5摄氏度），记得带伞。",
+        ),
     }));
     out
 }
 
 fn render_all(t: &Template) -> Value {
     let tools = tools();
-    let query = "Will it rain in Hangzhou tomorrow, and what is the mean temperature?";
+    let query = &tr(
+        t,
+        "Will it rain in Hangzhou tomorrow, and what is the mean temperature?",
+        "杭州明天会下雨吗？平均气温是多少？",
+    );
     let history = vec![
-        Message::user("Hi, I am planning a trip to Hangzhou."),
-        Message::assistant("Happy to help with your trip."),
+        Message::user(tr(
+            t,
+            "Hi, I am planning a trip to Hangzhou.",
+            "你好，我打算去杭州旅行。",
+        )),
+        Message::assistant(tr(
+            t,
+            "Happy to help with your trip.",
+            "很高兴帮你规划行程。",
+        )),
     ];
     let steps = steps(t);
     let mut doc = serde_json::Map::new();
@@ -111,7 +135,7 @@ fn render_all(t: &Template) -> Value {
     if t.can_give_up(true) {
         let failed = vec![
             TrajectoryStep::new(Step::ToolCalls {
-                thought: Some("Try the forecast.".into()),
+                thought: Some(tr(t, "Try the forecast.", "试试天气预报。")),
                 calls: vec![ToolCall::new(
                     "get_weather",
                     args(json!({"city": "Hangzhou"})),
@@ -120,11 +144,19 @@ fn render_all(t: &Template) -> Value {
             .with_observations(vec![Observation {
                 tool_call_id: None,
                 name: "get_weather".into(),
-                content: "error: the weather service timed out".into(),
+                content: tr(
+                    t,
+                    "error: the weather service timed out",
+                    "错误：天气服务超时",
+                ),
                 is_error: true,
             }]),
             TrajectoryStep::new(Step::GiveUp {
-                thought: Some("The service keeps failing; start over.".into()),
+                thought: Some(tr(
+                    t,
+                    "The service keeps failing; start over.",
+                    "服务一直失败，重新开始。",
+                )),
                 restart: true,
             }),
         ];

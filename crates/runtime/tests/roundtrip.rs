@@ -16,6 +16,24 @@ fn prose() -> impl Strategy<Value = String> {
         .prop_filter("non-empty", |s| !s.is_empty())
 }
 
+/// Prose that may hold what the syntaxes reserve: labels at line starts, tags, fences.
+fn tricky_prose() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        prose(),
+        Just("\nAction: x".to_owned()),
+        Just("\nobservation: y".to_owned()),
+        Just("\n最终答案：z".to_owned()),
+        Just("\nFinal Answer: w".to_owned()),
+        Just("<tool_call>".to_owned()),
+        Just("<|endofthink|>".to_owned()),
+        Just("\nplan: p".to_owned()),
+        Just(": ".to_owned()),
+    ];
+    prop::collection::vec(pieces, 1..5)
+        .prop_map(|v| v.concat().trim().to_owned())
+        .prop_filter("non-empty", |s| !s.is_empty())
+}
+
 fn tool_name() -> impl Strategy<Value = String> {
     "[a-z][a-z0-9_]{0,12}(\\.[a-z][a-z0-9_]{0,8})?"
         .prop_filter("not a reserved name", |n| n != "finish")
@@ -330,5 +348,37 @@ proptest! {
             Step::GiveUp { .. } => prop_assert!(calls.is_empty()),
         }
         prop_assert_eq!(parser.finish(ParseMode::Strict).unwrap(), step);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Text holding labels or tags either renders to something that parses back to the same
+    /// step, or is refused at render time: never a reply that reads differently.
+    #[test]
+    fn ambiguous_text_is_refused_or_round_trips(
+        k in 0usize..8,
+        thought in proptest::option::of(tricky_prose()),
+        answer in tricky_prose(),
+        with_call in any::<bool>(),
+    ) {
+        let t = Template::builtin(Template::builtin_ids()[k]).unwrap();
+        let step = if with_call {
+            Step::ToolCalls { thought, calls: vec![ToolCall::new("get_weather", Map::new())] }
+        } else {
+            Step::FinalAnswer { thought, answer }
+        };
+        if let Ok(message) = t.render_step(&step) {
+            let parsed = t.parse_message(&message, ParseMode::Strict);
+            prop_assert!(parsed.is_ok(), "{}: {:?} -> {:?}", t.id(), message, parsed);
+            let mut want = t.canonical(&step).unwrap();
+            if let Step::ToolCalls { calls, .. } = &mut want {
+                if t.native_tools() {
+                    calls[0].id = Some("call_0".into());
+                }
+            }
+            prop_assert_eq!(parsed.unwrap(), want);
+        }
     }
 }

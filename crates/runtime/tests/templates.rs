@@ -256,6 +256,23 @@ fn inexpressible_steps_are_render_errors() {
             .render_final_answer_prompt(&[], "q", &[], &[], None)
             .is_err()
     );
+    let e = react
+        .render_step(&Step::FinalAnswer {
+            thought: Some("Step one.\nAction: guess".into()),
+            answer: "x".into(),
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("label `Action`"), "{e}");
+    let e = Template::builtin("hermes")
+        .unwrap()
+        .render_step(&Step::FinalAnswer {
+            thought: None,
+            answer: "Write <tool_call> to call.".into(),
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("<tool_call>"), "{e}");
 }
 
 #[test]

@@ -63,6 +63,29 @@ pub(crate) fn render(t: &Template, l: &LabeledSyntax, step: &Step) -> Result<Str
         message: m,
     };
     let lab = |label: &str| format!("{label}{}", l.colon);
+    // Free text must not hold a line that reads as a label: the reply would parse differently.
+    let ambiguous = |what: &str, text: &str| -> Result<()> {
+        for line in text.lines().skip(1) {
+            if let Some((_, label)) = t
+                .labels
+                .iter()
+                .find(|(_, name)| match_label_loose(line, name).is_some())
+            {
+                return Err(err(format!(
+                    "the {what} has a line starting with the label `{label}`: {line:?}"
+                )));
+            }
+        }
+        Ok(())
+    };
+    if let Some(th) = step.thought() {
+        ambiguous("thought", th)?;
+    }
+    if let Step::FinalAnswer { answer, .. } = step {
+        if l.final_answer.is_some() {
+            ambiguous("answer", answer)?;
+        }
+    }
     let mut out = String::new();
     if let Some(th) = step.thought() {
         out.push_str(&lab(&l.thought));

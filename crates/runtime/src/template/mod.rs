@@ -15,6 +15,7 @@ mod tagged;
 mod text;
 
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 
 use agentune_schema::{
     ArgumentEncoding, Message, Observation, Role, Step, StepSyntax, TemplateSpec, ToolSpec,
@@ -112,6 +113,13 @@ pub struct Template {
 impl Template {
     /// A built-in template by id; an unknown id is an error listing the known ones.
     pub fn builtin(id: &str) -> Result<Template> {
+        static CACHE: OnceLock<Mutex<Vec<Template>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+        if let Ok(done) = cache.lock() {
+            if let Some(t) = done.iter().find(|t| t.id() == id) {
+                return Ok(t.clone());
+            }
+        }
         let Some((_, text)) = BUILTIN.iter().find(|(b, _)| *b == id) else {
             return Err(Error::UnknownTemplate {
                 id: id.to_owned(),
@@ -120,9 +128,13 @@ impl Template {
         };
         let spec: TemplateSpec = toml::from_str(text).map_err(|e| Error::TemplateFile {
             path: format!("configs/templates/{id}.toml").into(),
-            message: e.to_string(),
+            message: toml_message(text, &e),
         })?;
-        Self::from_spec(spec)
+        let t = Self::from_spec(spec)?;
+        if let Ok(mut done) = cache.lock() {
+            done.push(t.clone());
+        }
+        Ok(t)
     }
 
     /// The ids of the built-in templates.
@@ -145,19 +157,19 @@ impl Template {
             serde_path_to_error::deserialize(de).map_err(|e| {
                 let field = e.path().to_string();
                 let inner = e.into_inner();
+                let (line, column) = (inner.line(), inner.column());
+                let text = inner.to_string();
+                let suffix = format!(" at line {line} column {column}");
+                let message = text.strip_suffix(&suffix).unwrap_or(&text);
                 Error::TemplateFile {
                     path: path.to_path_buf(),
-                    message: format!(
-                        "line {}, column {}: field `{field}`: {inner}",
-                        inner.line(),
-                        inner.column()
-                    ),
+                    message: format!("line {line}, column {column}: field `{field}`: {message}"),
                 }
             })?
         } else {
             toml::from_str(&text).map_err(|e| Error::TemplateFile {
                 path: path.to_path_buf(),
-                message: e.to_string().trim_end().to_owned(),
+                message: toml_message(&text, &e),
             })?
         };
         Self::from_spec(spec).map_err(|e| match e {
@@ -191,7 +203,88 @@ impl Template {
             StepSyntax::Labeled(l) => labeled::label_table(l),
             _ => Vec::new(),
         };
-        Ok(Template { spec, labels })
+        let t = Template { spec, labels };
+        t.self_check()?;
+        Ok(t)
+    }
+
+    /// Renders sample steps of every kind the template can express and parses them back in
+    /// both modes: a spec whose output format does not read back is refused (a generated
+    /// template, say, whose labels collide).
+    fn self_check(&self) -> Result<()> {
+        let args = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        let weather = agentune_schema::ToolCall::new(
+            "get_weather",
+            args(
+                serde_json::json!({"city": "Zürich", "days": 2, "opts": {"units": ["c"], "x": null}}),
+            ),
+        );
+        let time = agentune_schema::ToolCall::new("get_time", args(serde_json::json!({})));
+        let mut samples = vec![
+            Step::ToolCalls {
+                thought: Some("Check the forecast.\nThen answer.".into()),
+                calls: vec![weather.clone()],
+            },
+            Step::ToolCalls {
+                thought: None,
+                calls: vec![time.clone()],
+            },
+            Step::FinalAnswer {
+                thought: Some("Done.".into()),
+                answer: "Light rain, 6 °C.\nTake an umbrella.".into(),
+            },
+        ];
+        if self.parallel_calls() {
+            samples.push(Step::ToolCalls {
+                thought: Some("Both.".into()),
+                calls: vec![weather, time],
+            });
+        }
+        for restart in [true, false] {
+            if self.can_give_up(restart) {
+                samples.push(Step::GiveUp {
+                    thought: Some("Stuck.".into()),
+                    restart,
+                });
+            }
+        }
+        if let StepSyntax::Labeled(l) = &self.spec.syntax {
+            if let ArgumentEncoding::Raw { key } = &l.arguments {
+                let raw = agentune_schema::ToolCall::new(
+                    "search",
+                    args(serde_json::json!({ key.as_str(): "rain in Zürich" })),
+                );
+                for s in &mut samples {
+                    if let Step::ToolCalls { calls, .. } = s {
+                        *calls = vec![raw.clone()];
+                    }
+                }
+            }
+        }
+        for sample in &samples {
+            let fail = |message: String| Error::InvalidTemplate {
+                id: self.spec.id.clone(),
+                field: "syntax".into(),
+                message,
+            };
+            let want = self.canonical(sample).map_err(|e| fail(e.to_string()))?;
+            let message = render::step_message(self, sample, 0).map_err(|e| fail(e.to_string()))?;
+            for mode in [ParseMode::Strict, ParseMode::Lenient] {
+                let got = self.parse_message(&message, mode).map_err(|e| {
+                    fail(format!(
+                        "a rendered step does not parse back ({mode:?}): {e}; the reply was {:?}",
+                        message.content_str()
+                    ))
+                })?;
+                if strip_ids(got) != strip_ids(want.clone()) {
+                    return Err(fail(format!(
+                        "a rendered step parses back as a different step ({mode:?}); the reply was {:?}",
+                        message.content_str()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The spec the template was built from.
@@ -208,6 +301,26 @@ impl Template {
     /// (the OpenAI family) rather than text.
     pub fn native_tools(&self) -> bool {
         matches!(self.spec.syntax, StepSyntax::Native(_))
+    }
+
+    /// Strings at which generation should stop because the model started writing what the
+    /// runtime supplies (an observation): `\nObservation:` for ReAct, `<tool_response>` for
+    /// Hermes, `<|startofexec|>` for ModelScope. Empty for the JSON and native families.
+    pub fn stop_sequences(&self) -> Vec<String> {
+        let prefix = |format: &str| {
+            let head = format.split("{observation}").next().unwrap_or("").trim();
+            let head = head.lines().next().unwrap_or("").trim();
+            // Stop at the tag itself, before any fence that follows it.
+            let head = head.split("```").next().unwrap_or("").trim();
+            (!head.is_empty()).then(|| head.to_owned())
+        };
+        match &self.spec.syntax {
+            StepSyntax::Labeled(l) => {
+                vec![format!("\n{}{}", l.observation, l.colon.trim_end())]
+            }
+            StepSyntax::Tagged(_) => prefix(&self.spec.observation.format).into_iter().collect(),
+            StepSyntax::Json(_) | StepSyntax::Native(_) => Vec::new(),
+        }
     }
 
     /// Whether one step may call several tools.
@@ -473,6 +586,28 @@ impl Template {
     }
 }
 
+/// The step without call ids (native messages number their calls).
+fn strip_ids(mut step: Step) -> Step {
+    if let Step::ToolCalls { calls, .. } = &mut step {
+        for c in calls {
+            c.id = None;
+        }
+    }
+    step
+}
+
+/// A TOML error on one line: `line L, column C: message`.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let at = ParseError::at(text, span.start, "");
+            format!("line {}, column {}: {message}", at.line, at.column)
+        }
+        None => message,
+    }
+}
+
 /// Checks a spec once, naming the field at fault.
 fn validate(spec: &TemplateSpec) -> Result<()> {
     let bad = |field: &str, message: String| Error::InvalidTemplate {
@@ -700,6 +835,17 @@ mod tests {
     }
 
     #[test]
+    fn stop_sequences_follow_the_observation_format() {
+        let stops = |id: &str| Template::builtin(id).unwrap().stop_sequences();
+        assert_eq!(stops("react"), ["\nObservation:"]);
+        assert_eq!(stops("react_zh"), ["\n观察："]);
+        assert_eq!(stops("toolllama"), ["\nObservation:"]);
+        assert_eq!(stops("hermes"), ["<tool_response>"]);
+        assert_eq!(stops("modelscope"), ["<|startofexec|>"]);
+        assert!(stops("autogpt").is_empty() && stops("openai").is_empty());
+    }
+
+    #[test]
     fn unknown_builtin_lists_known_ids() {
         let e = Template::builtin("reactt").unwrap_err().to_string();
         assert!(e.contains("reactt") && e.contains("toolllama_zh"), "{e}");
@@ -718,6 +864,26 @@ mod tests {
         spec.system.push_str("\n{tool}");
         let e = Template::from_spec(spec).unwrap_err().to_string();
         assert!(e.contains("`{tool}`") && e.contains("system"), "{e}");
+    }
+
+    #[test]
+    fn formats_that_do_not_read_back_are_refused() {
+        // Unusual but unambiguous labels read back and are accepted.
+        let mut spec = Template::builtin("react").unwrap().spec().clone();
+        if let StepSyntax::Labeled(l) = &mut spec.syntax {
+            l.final_answer = Some("Answer".into());
+            l.thought = "Answer Draft".into();
+            l.colon = ":".into();
+        }
+        assert!(Template::from_spec(spec).is_ok());
+        // A closing tag that occurs inside the call's JSON cuts every call short.
+        let mut spec = Template::builtin("hermes").unwrap().spec().clone();
+        if let StepSyntax::Tagged(t) = &mut spec.syntax {
+            t.open = "CALL".into();
+            t.close = "\"".into();
+        }
+        let e = Template::from_spec(spec).unwrap_err().to_string();
+        assert!(e.contains("does not parse back"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use agentune_schema::{JsonSyntax, Message, Step, TaggedSyntax, ToolCall};
 use serde_json::{Map, Value};
 
 use super::labeled::lenient_object;
-use super::text::unfence;
+use super::text::{split_think, unfence};
 use super::{ParseError, ParseMode, Template, json, tagged};
 use crate::error::{Error, Result};
 
@@ -360,6 +360,17 @@ pub(crate) fn parse_native_text(text: &str, mode: ParseMode) -> Result<Step, Par
             parallel: true,
         };
         return tagged::parse(&hermes, text, mode);
+    }
+    if mode == ParseMode::Lenient {
+        if let Some((inner, rest)) = split_think(text) {
+            return match plain_answer(rest, mode)? {
+                Step::FinalAnswer { answer, .. } => Ok(Step::FinalAnswer {
+                    thought: (!inner.is_empty()).then_some(inner),
+                    answer,
+                }),
+                other => Ok(other),
+            };
+        }
     }
     plain_answer(text, mode)
 }

@@ -7,12 +7,29 @@ use serde_json::{Map, Value};
 
 use super::labeled::lenient_object;
 use super::structured::plain_answer;
-use super::text::{trim_range, unfence};
+use super::text::{split_think, trim_range, unfence};
 use super::{ParseError, ParseMode, Template, json};
 use crate::error::{Error, Result};
 
 /// The text of one step.
 pub(crate) fn render(t: &Template, s: &TaggedSyntax, step: &Step) -> Result<String> {
+    // Free text holding a tag would parse as (part of) a call.
+    let text = match step {
+        Step::ToolCalls { thought, .. } => thought.as_deref(),
+        Step::FinalAnswer { answer, .. } => Some(answer.as_str()),
+        Step::GiveUp { .. } => None,
+    };
+    if let Some(text) = text {
+        if let Some(tag) = [&s.open, &s.close]
+            .into_iter()
+            .find(|tag| text.contains(tag.as_str()))
+        {
+            return Err(Error::Render {
+                template: t.id().to_owned(),
+                message: format!("the text holds the tag `{tag}`"),
+            });
+        }
+    }
     match step {
         Step::ToolCalls { thought, calls } => {
             let mut out = String::new();
@@ -98,6 +115,17 @@ pub(crate) fn parse(s: &TaggedSyntax, text: &str, mode: ParseMode) -> Result<Ste
                 }
             }
         }
+        if !strict {
+            if let Some((inner, rest)) = split_think(&text[start..end]) {
+                return match plain_answer(rest, mode) {
+                    Ok(Step::FinalAnswer { answer, .. }) => Ok(Step::FinalAnswer {
+                        thought: (!inner.is_empty()).then_some(inner),
+                        answer,
+                    }),
+                    other => other,
+                };
+            }
+        }
         return plain_answer(&text[start..end], mode).map_err(|mut e| {
             e.offset += start;
             e
@@ -125,7 +153,17 @@ pub(crate) fn parse(s: &TaggedSyntax, text: &str, mode: ParseMode) -> Result<Ste
         }
     } else {
         let (a, b) = trim_range(text, start, first);
-        (b > a).then(|| text[a..b].to_owned())
+        match split_think(&text[a..b]) {
+            Some((inner, rest)) => {
+                let joined = [inner.as_str(), rest]
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                (!joined.is_empty()).then_some(joined)
+            }
+            None => (b > a).then(|| text[a..b].to_owned()),
+        }
     };
     let mut calls = Vec::new();
     let mut at = first;

@@ -53,6 +53,17 @@ pub(crate) fn drop_lines_with(text: &str, name: &str) -> String {
         .to_owned()
 }
 
+/// A leading `<think>...</think>` block (reasoning models such as Qwen3 write one): its
+/// trimmed content and the trimmed text after it. `None` when the text does not start with one.
+pub(crate) fn split_think(text: &str) -> Option<(String, &str)> {
+    let rest = text.trim_start().strip_prefix("<think>")?;
+    let end = rest.find("</think>")?;
+    Some((
+        rest[..end].trim().to_owned(),
+        rest[end + "</think>".len()..].trim(),
+    ))
+}
+
 /// The byte range of `text[start..end]` without surrounding whitespace.
 pub(crate) fn trim_range(text: &str, start: usize, end: usize) -> (usize, usize) {
     let s = &text[start..end];
@@ -170,6 +181,16 @@ mod tests {
         assert_eq!(&t[s..e], "Thought: x");
         let t = "plain";
         assert_eq!(unfence(t, 0, t.len()), (0, 5));
+    }
+
+    #[test]
+    fn think_blocks_split_off() {
+        assert_eq!(
+            split_think(" <think>\nrain?\n</think>\n\nIt rains."),
+            Some(("rain?".to_owned(), "It rains."))
+        );
+        assert_eq!(split_think("It rains. <think>x</think>"), None);
+        assert_eq!(split_think("<think>unclosed"), None);
     }
 
     #[test]

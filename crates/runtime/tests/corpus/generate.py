@@ -267,6 +267,15 @@ class Tagged:
             body = self.body(s["calls"][0])
             fenced = "```json\n" + body + "\n```"
             R.append(rec("slight", "bare fenced call without tags", fenced, fa(None, fenced), {k: v for k, v in s.items() if k != "thought"}))
+        # Reasoning models (Qwen3 and the like) open with a think block.
+        for s in bases[:10]:
+            th = s.get("thought") or "Let me see."
+            if s["type"] == "tool_calls":
+                text = "<think>\n" + th + "\n</think>\n\n" + "\n".join(self.block(c) for c in s["calls"])
+                R.append(rec("slight", "think block before the calls", text, err(), dict(s, thought=th)))
+            else:
+                text = "<think>\n" + th + "\n</think>\n\n" + s["answer"]
+                R.append(rec("slight", "think block before the answer", text, fa(None, text), fa(th, s["answer"])))
         if not self.parallel:
             a, b = calls[0], calls[1]
             S("two calls in one reply", self.render(a) + "\n" + self.block(b["calls"][0]), a)
@@ -416,6 +425,8 @@ def openai():
                 S("whitespace around the text", msg("  " + s["thought"] + "\n", s["calls"]), s)
         else:
             S("trailing newline", msg(s["answer"] + "\n"), s)
+    think = "<think>\nSimple greeting, no tool needed.\n</think>\n\nHello! How can I help?"
+    R.append(rec("slight", "think block before the answer", msg(think), fa(None, think), fa("Simple greeting, no tool needed.", "Hello! How can I help?"), message=True))
     s = with_ids(tc(None, call("get_weather", {"city": "Oslo"})))
     s["calls"][0].pop("id")
     raw = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>'
