@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use agentune_schema::{
-    Check, Message, Outcome, Provenance, Step, StepSyntax, ToolSpec, Trajectory, TrajectoryStep,
+    Check, Message, Outcome, Provenance, Step, ToolSpec, Trajectory, TrajectoryStep,
 };
 
 use crate::Result;
@@ -97,7 +97,7 @@ impl<'a, M: ChatModel + ?Sized> Agent<'a, M> {
     /// in the trajectory, whose `outcome` and `checks` say how it ended.
     pub fn run(&self, query: &str, history: &[Message]) -> Result<Trajectory> {
         let specs: Vec<ToolSpec> = self.tools.specs();
-        let stop = stop_strings(self.template);
+        let stop = self.template.stop_sequences();
         let mut steps: Vec<TrajectoryStep> = Vec::new();
         let mut attempt_start = 0usize;
         let mut failed: Vec<Vec<TrajectoryStep>> = Vec::new();
@@ -241,16 +241,4 @@ fn reply_record(reply: &Message) -> String {
 
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Strings that end a reply early: labeled templates stop before the model invents an
-/// observation.
-pub fn stop_strings(template: &Template) -> Vec<String> {
-    match &template.spec().syntax {
-        StepSyntax::Labeled(l) => {
-            let colon = l.colon.trim_end();
-            vec![format!("\n{}{}", l.observation, colon)]
-        }
-        _ => Vec::new(),
-    }
 }
