@@ -1,0 +1,22 @@
+//! agentune-data: the training data of agent tuning. Importers and exporters of the public
+//! agent data sets (ToolBench, AgentInstruct, KAgentInstruct, ShareGPT, OpenAI messages,
+//! BFCL), ratio-controlled mixing, cleaning (rules, PII anonymisation, exact and near
+//! duplicates, conflicts), leakage-free splits by near-duplicate group, and statistics.
+//!
+//! Records are [`Record`]s: template-independent trajectories or rendered samples, read and
+//! written as JSONL with the schema crate's atomic writers.
+
+pub mod clean;
+mod error;
+pub mod hash;
+pub mod minhash;
+mod record;
+pub mod rng;
+
+pub use clean::{
+    Chars, CleanOutput, CleanReport, CleanSettings, Cleaner, ConflictPolicy, Dropped,
+    LengthMeasure, Rule, Verdict,
+};
+pub use error::{Error, Result};
+pub use minhash::MinHashParams;
+pub use record::{Record, detect_language, infer_meta, is_cjk, normalize};
