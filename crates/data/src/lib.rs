@@ -7,9 +7,13 @@
 //! written as JSONL with the schema crate's atomic writers.
 
 pub mod clean;
+pub mod convert;
 mod error;
+pub mod export;
 pub mod hash;
+pub mod import;
 pub mod minhash;
+mod pylit;
 mod record;
 pub mod rng;
 
