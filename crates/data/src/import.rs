@@ -444,9 +444,8 @@ fn toolbench_answer(obj: &Map<String, Value>, loc: &Loc, scenario: &str) -> Resu
                 "not a single agent episode (query, then assistant and function turns)",
             )
         })?;
-    if t.query.trim().is_empty() {
-        t.query = query.to_owned();
-    }
+    // The user turn wraps the query in the template ("\n<query>\nBegin!\n").
+    t.query = query.trim().to_owned();
     t.template_id = Some("toolllama".into());
     t.meta = Some(traj_meta(&t, scenario));
     Ok(one(Record::from(t)))
