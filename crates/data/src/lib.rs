@@ -7,20 +7,25 @@
 //! written as JSONL with the schema crate's atomic writers.
 
 pub mod clean;
+pub mod config;
 pub mod convert;
 mod error;
 pub mod export;
 pub mod hash;
 pub mod import;
 pub mod minhash;
+pub mod mix;
 mod pylit;
 mod record;
 pub mod rng;
+pub mod split;
+pub mod synthetic;
 
 pub use clean::{
     Chars, CleanOutput, CleanReport, CleanSettings, Cleaner, ConflictPolicy, Dropped,
     LengthMeasure, Rule, Verdict,
 };
+pub use config::{DataConfig, LeakageSettings, StatsSettings};
 pub use error::{Error, Result};
 pub use minhash::MinHashParams;
 pub use record::{Record, detect_language, infer_meta, is_cjk, normalize};
