@@ -19,6 +19,7 @@ mod pylit;
 mod record;
 pub mod rng;
 pub mod split;
+pub mod stats;
 pub mod synthetic;
 
 pub use clean::{
