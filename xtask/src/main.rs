@@ -2,6 +2,7 @@
 //! subcommands here; this file only parses the command line and dispatches.
 
 mod ci;
+mod data;
 mod schema;
 
 use anyhow::Result;
@@ -24,6 +25,8 @@ enum Command {
     Ci(ci::CiArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
     Schema(schema::SchemaArgs),
+    /// Training data: import, clean, mix, split, check leakage, report stats, export, bench.
+    Data(data::DataArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +50,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ci(args) => ci::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Data(args) => data::run(args),
     }
 }
 

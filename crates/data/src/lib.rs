@@ -13,6 +13,7 @@ mod error;
 pub mod export;
 pub mod hash;
 pub mod import;
+pub mod io;
 pub mod minhash;
 pub mod mix;
 mod pylit;

@@ -163,8 +163,38 @@ pub fn similarity(a: &[u32], b: &[u32]) -> f64 {
     if a.is_empty() {
         return 0.0;
     }
-    let same = a.iter().zip(b).filter(|(x, y)| x == y).count();
-    same as f64 / a.len() as f64
+    same_positions(a, b) as f64 / a.len() as f64
+}
+
+/// How many positions of two signatures are equal (a branch-free loop the compiler
+/// vectorises).
+#[inline]
+pub fn same_positions(a: &[u32], b: &[u32]) -> usize {
+    let mut same = 0u32;
+    for (x, y) in a.iter().zip(b) {
+        same += u32::from(x == y);
+    }
+    same as usize
+}
+
+/// Whether the estimated similarity reaches `threshold`, stopping early once it cannot.
+#[inline]
+pub fn similar(a: &[u32], b: &[u32], threshold: f64) -> bool {
+    let n = a.len().min(b.len());
+    if n == 0 {
+        return threshold <= 0.0;
+    }
+    let need = (threshold * n as f64 - 1e-9).ceil().max(0.0) as usize;
+    let mut same = 0usize;
+    let mut done = 0usize;
+    for (x, y) in a[..n].chunks(32).zip(b[..n].chunks(32)) {
+        same += same_positions(x, y);
+        done += x.len();
+        if same + (n - done) < need {
+            return false;
+        }
+    }
+    same >= need
 }
 
 /// Exact Jaccard similarity of two sorted, deduplicated shingle sets.
@@ -194,8 +224,8 @@ pub struct LshIndex {
     bands: usize,
     rows: usize,
     buckets: Vec<HashMapU64<Vec<u32>>>,
-    /// A stamp per item, to return each candidate once per query.
-    seen: Vec<u32>,
+    /// Per item: the query stamp it was last seen in and its bucket hits in that query.
+    seen: Vec<(u32, u32)>,
     stamp: u32,
 }
 
@@ -227,13 +257,22 @@ impl LshIndex {
         }
     }
 
-    /// The items sharing at least one bucket with `sig`, each once, in insertion order of
-    /// first discovery.
+    /// The items sharing at least one bucket with `sig`, each once, in order of first
+    /// discovery.
     pub fn candidates(&mut self, sig: &[u32], out: &mut Vec<u32>) {
+        self.candidates_min_hits(sig, 1, out);
+    }
+
+    /// The items sharing at least `min_hits` buckets with `sig`. With many short bands, two
+    /// hits filter out most unrelated pairs that share boilerplate, at a tiny loss of recall
+    /// (with 32 bands of 4 rows, a pair at similarity 0.7 has two hits with probability
+    /// 0.998).
+    pub fn candidates_min_hits(&mut self, sig: &[u32], min_hits: u32, out: &mut Vec<u32>) {
         out.clear();
+        let min_hits = min_hits.max(1);
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
-            self.seen.iter_mut().for_each(|s| *s = 0);
+            self.seen.iter_mut().for_each(|s| *s = (0, 0));
             self.stamp = 1;
         }
         for band in 0..self.bands {
@@ -242,10 +281,14 @@ impl LshIndex {
                 for &id in ids {
                     let i = id as usize;
                     if i >= self.seen.len() {
-                        self.seen.resize(i + 1, 0);
+                        self.seen.resize(i + 1, (0, 0));
                     }
-                    if self.seen[i] != self.stamp {
-                        self.seen[i] = self.stamp;
+                    let slot = &mut self.seen[i];
+                    if slot.0 != self.stamp {
+                        *slot = (self.stamp, 0);
+                    }
+                    slot.1 += 1;
+                    if slot.1 == min_hits {
                         out.push(id);
                     }
                 }
@@ -297,19 +340,30 @@ impl UnionFind {
     }
 }
 
+/// The bucket hits a candidate needs: two with 24 bands or more (short bands collide often
+/// on shared boilerplate), else one.
+pub fn min_hits(bands: usize) -> u32 {
+    if bands >= 24 { 2 } else { 1 }
+}
+
 /// Clusters signatures: items whose estimated similarity reaches `threshold` (found through
 /// LSH candidates) end in one group. Returns the group representative of each item (the
 /// smallest index of its group).
 pub fn cluster(sigs: &[Signature], params: &MinHashParams) -> Vec<u32> {
-    let mut index = LshIndex::new(params.bands, params.rows());
+    cluster_banded(sigs, params.bands, params.rows(), params.threshold)
+}
+
+/// [`cluster`] with explicit banding: `bands` bands of `rows` rows over the first
+/// `bands * rows` signature positions; similarity is estimated over all positions.
+pub fn cluster_banded(sigs: &[Signature], bands: usize, rows: usize, threshold: f64) -> Vec<u32> {
+    let mut index = LshIndex::new(bands, rows);
     let mut uf = UnionFind::new(sigs.len());
     let mut cands = Vec::new();
+    let hits = min_hits(bands);
     for (i, sig) in sigs.iter().enumerate() {
-        index.candidates(sig, &mut cands);
+        index.candidates_min_hits(sig, hits, &mut cands);
         for &c in &cands {
-            if uf.find(c) != uf.find(i as u32)
-                && similarity(sig, &sigs[c as usize]) >= params.threshold
-            {
+            if uf.find(c) != uf.find(i as u32) && similar(sig, &sigs[c as usize], threshold) {
                 uf.union(c, i as u32);
             }
         }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::hash::{HashMapU64, hash_bytes, hash_str};
 use crate::import::QUERY_GROUP_PREFIX;
 use crate::minhash::{
-    LshIndex, MinHashParams, MinHasher, cluster, jaccard, parallel_map, shingles,
+    LshIndex, MinHashParams, MinHasher, cluster_banded, jaccard, parallel_map, shingles,
 };
 use crate::record::{Record, normalize};
 
@@ -27,6 +27,12 @@ pub struct SplitSettings {
     pub test: f64,
     /// Query similarity at or above which two records share a group.
     pub similarity: f64,
+    /// LSH bands for grouping. More, shorter bands find more of the pairs near the
+    /// similarity threshold, and cost more.
+    pub bands: usize,
+    /// Rows per band; `bands * rows` must not exceed `minhash.num_perm` (the first positions
+    /// of the signature are banded; all of them are compared).
+    pub rows: usize,
 }
 
 impl Default for SplitSettings {
@@ -35,6 +41,8 @@ impl Default for SplitSettings {
             validation: 0.05,
             test: 0.05,
             similarity: 0.7,
+            bands: 20,
+            rows: 6,
         }
     }
 }
@@ -50,6 +58,12 @@ impl SplitSettings {
                     "split.validation ({}) and split.test ({}) must be in [0, 1) and sum below 1",
                     self.validation, self.test
                 ),
+            });
+        }
+        if self.bands == 0 || self.rows == 0 {
+            return Err(Error::Config {
+                path: None,
+                message: "split.bands and split.rows must be at least 1".into(),
             });
         }
         if !(self.similarity > 0.0 && self.similarity <= 1.0) {
@@ -121,10 +135,19 @@ pub fn assign(
         ..*minhash
     };
     params.validate()?;
+    if s.bands * s.rows > params.num_perm {
+        return Err(Error::Config {
+            path: None,
+            message: format!(
+                "split.bands x split.rows ({} x {}) exceeds minhash.num_perm ({})",
+                s.bands, s.rows, params.num_perm
+            ),
+        });
+    }
     let texts: Vec<String> = parallel_map(records, split_text);
     let hasher = MinHasher::new(params);
     let sigs = parallel_map(&texts, |t| hasher.signature(t));
-    let reps = cluster(&sigs, &params);
+    let reps = cluster_banded(&sigs, s.bands, s.rows, s.similarity);
     // Group members and properties.
     let mut members: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (i, &r) in reps.iter().enumerate() {

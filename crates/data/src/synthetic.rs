@@ -95,6 +95,38 @@ fn pick<'a>(rng: &mut Rng, xs: &[&'a str]) -> &'a str {
     xs[rng.below(xs.len())]
 }
 
+const SYLLABLES: &[&str] = &[
+    "ka", "lo", "mi", "pu", "te", "sa", "no", "ri", "ve", "du", "ba", "zo", "fi", "ge", "ha", "ju",
+    "qua", "xe", "wo", "yi", "ren", "tal", "mos", "dar",
+];
+const SYLLABLES_ZH: &[&str] = &[
+    "山", "水", "花", "林", "星", "月", "云", "风", "湖", "桥", "茶", "书", "灯", "雨", "石", "竹",
+    "松", "河", "田", "港",
+];
+
+/// A made-up name (a person, a place, a product), so records differ the way real ones do.
+fn name(rng: &mut Rng, zh: bool) -> String {
+    let n = 2 + rng.below(2);
+    let src = if zh { SYLLABLES_ZH } else { SYLLABLES };
+    let mut out: String = (0..n).map(|_| pick(rng, src)).collect();
+    if !zh {
+        if let Some(f) = out.get_mut(0..1) {
+            f.make_ascii_uppercase();
+        }
+    }
+    out
+}
+
+/// A detail clause naming two made-up names and a number.
+fn detail(rng: &mut Rng, zh: bool) -> String {
+    let (a, b, n) = (name(rng, zh), name(rng, zh), 1 + rng.below(500));
+    if zh {
+        format!("(和{a}一起, 顺便去{b}, 编号{n})")
+    } else {
+        format!("(with {a}, stopping by {b}, ref {n})")
+    }
+}
+
 fn args(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -398,7 +430,10 @@ pub fn generate(spec: &SyntheticSpec) -> Vec<Record> {
             QueryKind::Positive
         };
         let complex = kind == QueryKind::Positive && rng.unit() < spec.complex;
-        let (mut q, calls, answer) = content(&mut rng, scenario, zh, kind, complex);
+        let (mut q, calls, mut answer) = content(&mut rng, scenario, zh, kind, complex);
+        let extra = detail(&mut rng, zh);
+        q = format!("{q} {extra}");
+        answer = format!("{answer} {}", detail(&mut rng, zh));
         if rng.unit() < spec.pii {
             q = with_pii(&mut rng, &q, zh);
         }

@@ -584,7 +584,7 @@ fn groups_never_straddle_splits_and_eval_groups_go_to_test() {
     let s = SplitSettings {
         validation: 0.1,
         test: 0.1,
-        similarity: 0.7,
+        ..SplitSettings::default()
     };
     let p = MinHashParams {
         bands: 32,

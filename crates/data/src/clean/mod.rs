@@ -15,7 +15,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{HashMapU64, hash_str};
-use crate::minhash::{LshIndex, MinHashParams, MinHasher, parallel_map, similarity};
+use crate::minhash::{
+    LshIndex, MinHashParams, MinHasher, min_hits, parallel_map, similar, similarity,
+};
 use crate::record::{Record, normalize};
 
 pub use rules::{EmptyAnswerRule, OverLengthRule, PiiRule, StructureRule, UnknownToolRule};
@@ -362,11 +364,12 @@ impl Cleaner {
             });
             let mut index = LshIndex::new(self.minhash.bands, self.minhash.rows());
             let mut cands = Vec::new();
+            let hits = min_hits(self.minhash.bands);
             for (k, sig) in sigs.iter().enumerate() {
-                index.candidates(sig, &mut cands);
+                index.candidates_min_hits(sig, hits, &mut cands);
                 let hit = cands
                     .iter()
-                    .find(|&&c| similarity(sig, &sigs[c as usize]) >= self.minhash.threshold);
+                    .find(|&&c| similar(sig, &sigs[c as usize], self.minhash.threshold));
                 match hit {
                     Some(&c) => {
                         let detail = format!(
