@@ -132,7 +132,7 @@ fn import_clean_mix_split_leakage_stats_export() {
     assert!(
         lines(&path("mix.jsonl"))
             .iter()
-            .all(|r| r["id"].as_str().map_or(true, |i| !i.starts_with("bfcl")))
+            .all(|r| r["id"].as_str().is_none_or(|i| !i.starts_with("bfcl")))
     );
 
     // Split: BFCL goes to test; every record lands in exactly one split.

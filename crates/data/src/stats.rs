@@ -256,7 +256,8 @@ impl Stats {
         let bars = |m: &BTreeMap<String, usize>| -> Vec<(String, usize)> {
             m.iter().map(|(k, v)| (k.clone(), *v)).collect()
         };
-        let mut charts: Vec<(&str, &str, Vec<(String, usize)>)> = vec![
+        type Chart<'a> = (&'a str, &'a str, Vec<(String, usize)>);
+        let mut charts: Vec<Chart> = vec![
             (
                 "scenarios.png",
                 "records per scenario",

@@ -198,6 +198,9 @@ fn scenario_tools(scenario: &str) -> Vec<ToolSpec> {
     }
 }
 
+/// A call: tool name, arguments, observation.
+type Call = (String, Map<String, Value>, String);
+
 /// A query, the calls it needs (empty for hard negatives) and a final answer.
 fn content(
     rng: &mut Rng,
@@ -205,7 +208,7 @@ fn content(
     zh: bool,
     kind: QueryKind,
     complex: bool,
-) -> (String, Vec<(String, Map<String, Value>, String)>, String) {
+) -> (String, Vec<Call>, String) {
     let city = if zh {
         pick(rng, CITIES_ZH)
     } else {
