@@ -5,6 +5,7 @@ mod agent;
 mod agent_run;
 mod agent_tools;
 mod ci;
+mod data;
 mod schema;
 
 use anyhow::Result;
@@ -34,6 +35,8 @@ enum Command {
     Ci(ci::CiArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
     Schema(schema::SchemaArgs),
+    /// Training data: import, clean, mix, split, check leakage, report stats, export, bench.
+    Data(data::DataArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +61,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Agent { command } => agent::run(&command),
         Command::Ci(args) => ci::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Data(args) => data::run(args),
     }
 }
 
