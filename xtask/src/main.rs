@@ -2,6 +2,7 @@
 //! subcommands here; this file only parses the command line and dispatches.
 
 mod ci;
+mod fetch_model;
 mod schema;
 
 use anyhow::Result;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run what CI runs: format check, clippy with -D warnings, and every test.
     Ci(ci::CiArgs),
+    /// Download a known pretrained model (`smollm2`) into data/models/ (idempotent).
+    FetchModel(fetch_model::FetchModelArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
     Schema(schema::SchemaArgs),
 }
@@ -47,6 +50,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ci(args) => ci::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::FetchModel(args) => fetch_model::run(&args),
     }
 }
 
