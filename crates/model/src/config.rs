@@ -231,11 +231,10 @@ impl ModelConfig {
             _ => (attention_bias, attention_bias),
         };
         let num_kv_heads = hf.num_key_value_heads.unwrap_or(hf.num_attention_heads);
-        let head_dim = match hf.head_dim {
-            Some(d) => d,
-            None if hf.num_attention_heads > 0 => hf.hidden_size / hf.num_attention_heads,
-            None => 0,
-        };
+        let head_dim = hf
+            .head_dim
+            .or(hf.hidden_size.checked_div(hf.num_attention_heads))
+            .unwrap_or(0);
         let config = Self {
             architecture,
             vocab_size: hf.vocab_size,
@@ -290,10 +289,10 @@ impl ModelConfig {
         if self.head_dim % 2 != 0 {
             return Err(Error::config(source, "head_dim", "must be even for RoPE"));
         }
-        if !(self.rms_norm_eps > 0.0) {
+        if self.rms_norm_eps.is_nan() || self.rms_norm_eps <= 0.0 {
             return Err(Error::config(source, "rms_norm_eps", "must be positive"));
         }
-        if !(self.rope_theta > 0.0) {
+        if self.rope_theta.is_nan() || self.rope_theta <= 0.0 {
             return Err(Error::config(source, "rope_theta", "must be positive"));
         }
         Ok(())

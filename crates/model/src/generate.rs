@@ -44,14 +44,14 @@ impl SamplingParams {
     }
 
     fn validate(&self) -> Result<()> {
-        if !(self.temperature >= 0.0) || !self.temperature.is_finite() {
+        if !self.temperature.is_finite() || self.temperature < 0.0 {
             return Err(Error::Generation(format!(
                 "temperature must be a finite number >= 0, got {}",
                 self.temperature
             )));
         }
         if let Some(p) = self.top_p {
-            if !(p > 0.0 && p <= 1.0) {
+            if p.is_nan() || p <= 0.0 || p > 1.0 {
                 return Err(Error::Generation(format!(
                     "top_p must be in (0, 1], got {p}"
                 )));
@@ -60,7 +60,7 @@ impl SamplingParams {
         if self.top_k == Some(0) {
             return Err(Error::Generation("top_k must be at least 1".into()));
         }
-        if !(self.repetition_penalty > 0.0) || !self.repetition_penalty.is_finite() {
+        if !self.repetition_penalty.is_finite() || self.repetition_penalty <= 0.0 {
             return Err(Error::Generation(format!(
                 "repetition_penalty must be a finite number > 0, got {}",
                 self.repetition_penalty

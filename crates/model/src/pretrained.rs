@@ -85,12 +85,40 @@ impl Pretrained {
 // ---------------------------------------------------------------------------------------------
 // GGUF
 
+/// A numeric GGUF metadata value of any stored type, as f64.
+pub(crate) fn gguf_number(v: &gguf_file::Value) -> Option<f64> {
+    use gguf_file::Value as V;
+    Some(match v {
+        V::U8(x) => f64::from(*x),
+        V::I8(x) => f64::from(*x),
+        V::U16(x) => f64::from(*x),
+        V::I16(x) => f64::from(*x),
+        V::U32(x) => f64::from(*x),
+        V::I32(x) => f64::from(*x),
+        V::U64(x) => *x as f64,
+        V::I64(x) => *x as f64,
+        V::F32(x) => f64::from(*x),
+        V::F64(x) => *x,
+        V::Bool(x) => f64::from(u8::from(*x)),
+        _ => return None,
+    })
+}
+
+/// A non-negative integral GGUF metadata value of any stored integer type.
+pub(crate) fn gguf_uint(v: &gguf_file::Value) -> Option<u64> {
+    use gguf_file::Value as V;
+    match v {
+        V::F32(_) | V::F64(_) => None,
+        other => gguf_number(other).filter(|x| *x >= 0.0).map(|x| x as u64),
+    }
+}
+
 fn md_u64(md: &HashMap<String, gguf_file::Value>, key: &str) -> Option<u64> {
-    md.get(key).and_then(|v| v.to_u64().ok())
+    md.get(key).and_then(gguf_uint)
 }
 
 fn md_f64(md: &HashMap<String, gguf_file::Value>, key: &str) -> Option<f64> {
-    md.get(key).and_then(|v| v.to_f64().ok())
+    md.get(key).and_then(gguf_number)
 }
 
 /// Reads a model configuration from GGUF metadata and tensor list.
@@ -123,7 +151,7 @@ pub fn config_from_gguf(content: &gguf_file::Content, source: &str) -> Result<Mo
         .unwrap_or(heads);
     let head_dim = md_u64(md, &format!("{arch}.attention.key_length"))
         .map(|v| v as usize)
-        .unwrap_or(if heads > 0 { hidden / heads } else { 0 });
+        .unwrap_or(hidden.checked_div(heads).unwrap_or(0));
     if content.tensor_infos.contains_key("rope_freqs.weight") {
         return Err(Error::config(
             source,

@@ -42,7 +42,9 @@ fn md_str<'a>(md: &'a HashMap<String, gguf_file::Value>, key: &str) -> Option<&'
 }
 
 fn md_u32(md: &HashMap<String, gguf_file::Value>, key: &str) -> Option<u32> {
-    md.get(key).and_then(|v| v.to_u32().ok())
+    md.get(key)
+        .and_then(crate::pretrained::gguf_uint)
+        .and_then(|v| u32::try_from(v).ok())
 }
 
 impl ModelTokenizer {
@@ -83,7 +85,7 @@ impl ModelTokenizer {
                 .to_vec()
                 .map_err(tok_err)?
                 .iter()
-                .map(|t| t.to_i32().unwrap_or(1))
+                .map(|t| crate::pretrained::gguf_number(t).map_or(1, |x| x as i32))
                 .collect(),
             None => vec![1; tokens.len()],
         };
