@@ -1,8 +1,10 @@
 //! `cargo xtask`: the one orchestrating binary of agentune. Each lifecycle stage adds its
 //! subcommands here; this file only parses the command line and dispatches.
 
+mod bench;
 mod ci;
 mod fetch_model;
+mod generate;
 mod schema;
 
 use anyhow::Result;
@@ -23,6 +25,10 @@ struct Cli {
 enum Command {
     /// Run what CI runs: format check, clippy with -D warnings, and every test.
     Ci(ci::CiArgs),
+    /// Generate a chat reply from a model, streamed to stdout.
+    Generate(generate::GenerateArgs),
+    /// Measure speed (`cargo xtask bench model`: prefill and decode tokens/s).
+    Bench(bench::BenchArgs),
     /// Download a known pretrained model (`smollm2`) into data/models/ (idempotent).
     FetchModel(fetch_model::FetchModelArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
@@ -51,6 +57,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ci(args) => ci::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::FetchModel(args) => fetch_model::run(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Generate(args) => generate::run(&args),
     }
 }
 
