@@ -310,3 +310,30 @@ fn quantized_greedy_tokens_equal_quantized_llamas() {
     eprintln!("quantized greedy: {:?}", ours.text);
     assert_eq!(ours.tokens, theirs);
 }
+
+#[test]
+fn gguf_exported_as_hf_reloads_with_identical_logits() {
+    let Some(m) = dense() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("smollm2-hf");
+    m.save_hf(&out).unwrap();
+    let back = agentune_model::load_hf(&out, WeightFormat::F32).unwrap();
+    assert_eq!(back.config, m.config);
+    assert_eq!(back.chat_template, m.chat_template);
+    assert_eq!(back.tokenizer.eos_ids(), m.tokenizer.eos_ids());
+    let ids = m.tokenizer.encode(PROMPT, false).unwrap();
+    assert_eq!(back.tokenizer.encode(PROMPT, false).unwrap(), ids);
+    let run = |p: &Pretrained| -> Vec<f32> {
+        let net = Llama::new(&p.config, &p.weights, Mode::Infer).unwrap();
+        net.forward_step(&ids, &mut net.new_cache())
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    assert_eq!(run(&back), run(m));
+    let tc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("tokenizer_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(tc["eos_token"], "<|im_end|>");
+    assert_eq!(tc["added_tokens_decoder"]["2"]["special"], true);
+}

@@ -392,3 +392,114 @@ fn training_mode_rejects_quantized_weights() {
     );
     assert!(Llama::new(&m.config, &weights, Mode::Infer).is_ok());
 }
+
+#[test]
+fn sharded_safetensors_with_an_index_load() {
+    let m = tiny(Architecture::Qwen2);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sharded");
+    m.save_hf(&out).unwrap();
+    let all = candle_core::safetensors::load(out.join("model.safetensors"), &Device::Cpu).unwrap();
+    std::fs::remove_file(out.join("model.safetensors")).unwrap();
+    let mut names: Vec<&String> = all.keys().collect();
+    names.sort();
+    let (a, b) = names.split_at(names.len() / 2);
+    let mut weight_map = serde_json::Map::new();
+    for (file, part) in [
+        ("model-00001-of-00002.safetensors", a),
+        ("model-00002-of-00002.safetensors", b),
+    ] {
+        let shard: HashMap<String, Tensor> = part
+            .iter()
+            .map(|n| ((*n).clone(), all[*n].clone()))
+            .collect();
+        candle_core::safetensors::save(&shard, out.join(file)).unwrap();
+        for n in part {
+            weight_map.insert((*n).clone(), serde_json::json!(file));
+        }
+    }
+    std::fs::write(
+        out.join("model.safetensors.index.json"),
+        serde_json::json!({"metadata": {}, "weight_map": weight_map}).to_string(),
+    )
+    .unwrap();
+    let back = load_hf(&out, WeightFormat::F32).unwrap();
+    assert_eq!(logits(&back, Mode::Infer), logits(&m, Mode::Infer));
+}
+
+#[test]
+fn text_stream_stops_before_stop_strings_and_keeps_characters_whole() {
+    let tok = tiny_tokenizer();
+    // No merges cover these bytes, so multi-byte characters arrive one byte per token.
+    let ids = tok.encode("é🤖 hello STOP more", false).unwrap();
+    let mut stream = agentune_model::TextStream::new(vec!["STOP".into(), "xyz".into()]);
+    let mut deltas = Vec::new();
+    let mut stopped = false;
+    for &id in &ids {
+        let (delta, stop) = stream.push(&tok, id).unwrap();
+        if !delta.is_empty() {
+            deltas.push(delta);
+        }
+        if stop {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped);
+    assert_eq!(deltas.concat(), "é🤖 hello ");
+    assert_eq!(stream.text(), "é🤖 hello ");
+    assert!(deltas.iter().all(|d| !d.contains('\u{FFFD}')), "{deltas:?}");
+    assert!(
+        deltas.iter().all(|d| !d.contains('S')),
+        "partial stop string shown: {deltas:?}"
+    );
+    // A partial match that never completes is released at the end.
+    let mut stream = agentune_model::TextStream::new(vec!["STOP".into()]);
+    let mut shown = String::new();
+    for &id in &tok.encode("ab ST", false).unwrap() {
+        shown.push_str(&stream.push(&tok, id).unwrap().0);
+    }
+    assert_eq!(shown, "ab ");
+    shown.push_str(&stream.finish());
+    assert_eq!(shown, "ab ST");
+}
+
+#[test]
+fn jinja_templates_see_tools_and_calls() {
+    // A template in the style of tool-calling models: tools as JSON, calls with object
+    // arguments, tool results by name.
+    let src = r#"{%- if tools %}<tools>{% for t in tools %}{{ t.function.name }}:{{ t.function.parameters | tojson }};{% endfor %}</tools>
+{% endif %}
+{%- for m in messages %}
+{%- if m.role == 'assistant' and m.tool_calls %}
+{%- for c in m.tool_calls %}CALL {{ c.function.name }} {{ c.function.arguments.city }}
+{% endfor %}
+{%- elif m.role == 'tool' %}RESULT {{ m.name }}={{ m.content }}
+{% else %}{{ m.role | upper }}: {{ m.content }}
+{% endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}ASSISTANT:{% endif %}"#;
+    let t = agentune_model::ChatTemplate::for_model(Some(src), "<s>", "</s>").unwrap();
+    let call = agentune_schema::ToolCall::new(
+        "weather",
+        serde_json::json!({"city": "Oslo"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let msgs = [
+        agentune_schema::Message::user("Weather in Oslo?"),
+        agentune_schema::Message::assistant_calls(None, vec![call]),
+        agentune_schema::Message::tool("call_0", "weather", "rain"),
+    ];
+    let tools = [agentune_schema::ToolSpec::new(
+        "weather",
+        "Weather of a city",
+        serde_json::json!({"type": "object"}),
+    )];
+    let out = t.render(&msgs, &tools, true).unwrap();
+    assert_eq!(
+        out,
+        "<tools>weather:{\"type\":\"object\"};</tools>\nUSER: Weather in Oslo?\nCALL weather Oslo\nRESULT weather=rain\nASSISTANT:"
+    );
+}
