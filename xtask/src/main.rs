@@ -4,8 +4,11 @@
 mod agent;
 mod agent_run;
 mod agent_tools;
+mod bench;
 mod ci;
 mod data;
+mod fetch_model;
+mod generate;
 mod schema;
 
 use anyhow::Result;
@@ -33,6 +36,12 @@ enum Command {
     },
     /// Run what CI runs: format check, clippy with -D warnings, and every test.
     Ci(ci::CiArgs),
+    /// Generate a chat reply from a model, streamed to stdout.
+    Generate(generate::GenerateArgs),
+    /// Measure speed (`cargo xtask bench model`: prefill and decode tokens/s).
+    Bench(bench::BenchArgs),
+    /// Download a known pretrained model (`smollm2`) into data/models/ (idempotent).
+    FetchModel(fetch_model::FetchModelArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
     Schema(schema::SchemaArgs),
     /// Training data: import, clean, mix, split, check leakage, report stats, export, bench.
@@ -62,6 +71,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ci(args) => ci::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Data(args) => data::run(args),
+        Command::FetchModel(args) => fetch_model::run(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Generate(args) => generate::run(&args),
     }
 }
 
