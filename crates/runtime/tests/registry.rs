@@ -407,3 +407,49 @@ fn subsets_and_check_call() {
         "{err}"
     );
 }
+
+#[test]
+fn parallel_calls_run_concurrently_under_one_deadline() {
+    let mut reg = ToolRegistry::new().with_timeout(Duration::from_secs(20));
+    let clock = Clock::fixed("2026-03-14T09:30:00Z").unwrap();
+    let late = |ms| {
+        Late(
+            agentune_runtime::tools::GetWeather::new(clock.clone()).unwrap(),
+            Duration::from_millis(ms),
+        )
+    };
+    reg.register(late(700)).unwrap();
+    let calls: Vec<ToolCall> = ["Paris", "Rome", "Oslo", "Tokyo"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            ToolCall::new(
+                "get_weather",
+                json!({"city": c}).as_object().unwrap().clone(),
+            )
+            .with_id(format!("call_{i}"))
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let obs = reg.execute_all(&calls);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "four 700 ms calls took {took:?}: not concurrent"
+    );
+    let ids: Vec<_> = obs
+        .iter()
+        .map(|o| o.tool_call_id.clone().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["call_0", "call_1", "call_2", "call_3"],
+        "results keep call order"
+    );
+    assert!(!obs[0].is_error && !obs[1].is_error && !obs[3].is_error);
+    assert!(
+        obs[2].is_error && obs[2].content.contains("unknown city `Oslo`"),
+        "{}",
+        obs[2].content
+    );
+}

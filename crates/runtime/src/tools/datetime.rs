@@ -379,14 +379,15 @@ impl CurrentDatetime {
             spec: ToolSpec::new(
                 "current_datetime",
                 "Get the current date, time and weekday. Without arguments the answer is in \
-                 UTC; give a time zone as a UTC offset (\"+08:00\", \"UTC-5\") or a city name \
-                 (\"Tokyo\", \"上海\") to get local time there, daylight saving included.",
+                 UTC; give a time zone as a UTC offset (\"+08:00\", \"UTC-5\"), a city name \
+                 (\"Tokyo\", \"上海\") or a time-zone name ending in a known city \
+                 (\"Asia/Tokyo\") to get local time there, daylight saving included.",
                 json!({
                     "type": "object",
                     "properties": {
                         "timezone": {
                             "type": "string",
-                            "description": "A UTC offset such as \"+08:00\" or \"UTC-5\", or a city name. Default: UTC."
+                            "description": "A UTC offset such as \"+08:00\" or \"UTC-5\", a city name, or a zone name such as \"Asia/Tokyo\". Default: UTC."
                         }
                     },
                     "additionalProperties": false
@@ -410,7 +411,9 @@ impl Tool for CurrentDatetime {
                 match parse_offset(tz) {
                     Some(o) => (o, format!("UTC{}", format_offset(o))),
                     None => {
-                        let city = find_city(tz).map_err(|e| {
+                        // IANA names ("Asia/Shanghai", "America/New_York") end with a city.
+                        let name = tz.rsplit('/').next().unwrap_or(tz);
+                        let city = find_city(name).map_err(|e| {
                         ToolError::invalid(
                             "timezone",
                             format!("`{tz}` is neither a UTC offset like +08:00 nor a known city ({e})"),
@@ -779,6 +782,9 @@ mod tests {
         // 2026-03-14 is after the US switch (March 8) and before the EU one (March 29).
         let o = out(&tool, json!({"timezone": "New York"}));
         assert_eq!(o["utc_offset"], "-04:00");
+        let o = out(&tool, json!({"timezone": "America/New_York"}));
+        assert_eq!(o["utc_offset"], "-04:00");
+        assert_eq!(o["timezone"], "New York");
         let o = out(&tool, json!({"timezone": "London"}));
         assert_eq!(o["utc_offset"], "+00:00");
         let o = out(&tool, json!({"timezone": "Sydney"}));

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agentune_schema::{Observation, ToolCall, ToolSpec};
 use serde_json::{Map, Value};
@@ -229,31 +229,45 @@ impl ToolRegistry {
     /// schema, tool errors, timeouts and panics all become observations with `is_error`
     /// set and a message saying what went wrong.
     pub fn execute(&self, call: &ToolCall) -> Observation {
-        let observation = |content: String, is_error: bool| Observation {
-            tool_call_id: call.id.clone(),
-            name: call.name.clone(),
-            content,
-            is_error,
-        };
-        if let Err(message) = self.check_call(call) {
-            tracing::debug!(tool = %call.name, %message, "rejected tool call");
-            return observation(format!("Error: {message}"), true);
-        }
-        let Some(tool) = self.tools.get(&call.name).cloned() else {
-            return observation(format!("Error: {}", self.unknown_tool(&call.name)), true);
-        };
-        match run_with_timeout(tool, call.arguments.clone(), self.timeout) {
-            Ok(text) => observation(text, false),
-            Err(message) => {
-                tracing::debug!(tool = %call.name, %message, "tool call failed");
-                observation(format!("Error: {message}"), true)
-            }
-        }
+        self.execute_all(std::slice::from_ref(call))
+            .pop()
+            .unwrap_or_else(|| error_observation(call, "the call produced no result".into()))
     }
 
-    /// Runs several calls (one step's parallel calls), in order.
+    /// Runs one step's calls concurrently (each on its own thread, all under the same
+    /// deadline) and returns their observations in call order.
     pub fn execute_all(&self, calls: &[ToolCall]) -> Vec<Observation> {
-        calls.iter().map(|c| self.execute(c)).collect()
+        let deadline = Instant::now() + self.timeout;
+        let pending: Vec<Result<Pending, String>> = calls
+            .iter()
+            .map(|call| {
+                self.check_call(call)?;
+                let tool = self
+                    .tools
+                    .get(&call.name)
+                    .cloned()
+                    .ok_or_else(|| self.unknown_tool(&call.name))?;
+                spawn_call(tool, call.arguments.clone())
+            })
+            .collect();
+        calls
+            .iter()
+            .zip(pending)
+            .map(
+                |(call, p)| match p.and_then(|p| p.wait(deadline, self.timeout)) {
+                    Ok(text) => Observation {
+                        tool_call_id: call.id.clone(),
+                        name: call.name.clone(),
+                        content: text,
+                        is_error: false,
+                    },
+                    Err(message) => {
+                        tracing::debug!(tool = %call.name, %message, "tool call failed");
+                        error_observation(call, message)
+                    }
+                },
+            )
+            .collect()
     }
 
     fn unknown_tool(&self, name: &str) -> String {
@@ -268,45 +282,66 @@ impl ToolRegistry {
     }
 }
 
-/// Runs the tool on a worker thread and waits at most `timeout`. A tool still running after
-/// the timeout is abandoned (its thread finishes in the background; its result is dropped).
-fn run_with_timeout(
-    tool: Arc<dyn Tool>,
-    args: Map<String, Value>,
-    timeout: Duration,
-) -> Result<String, String> {
+fn error_observation(call: &ToolCall, message: String) -> Observation {
+    Observation {
+        tool_call_id: call.id.clone(),
+        name: call.name.clone(),
+        content: format!("Error: {message}"),
+        is_error: true,
+    }
+}
+
+type Outcome = std::thread::Result<Result<String, ToolError>>;
+
+/// A tool call running on its worker thread.
+struct Pending {
+    name: String,
+    rx: mpsc::Receiver<Outcome>,
+}
+
+/// Starts the tool on a worker thread. A tool still running when its caller stops waiting is
+/// abandoned: its thread finishes in the background and its result is dropped.
+fn spawn_call(tool: Arc<dyn Tool>, args: Map<String, Value>) -> Result<Pending, String> {
     let name = tool.spec().name.clone();
     let (tx, rx) = mpsc::channel();
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name(format!("tool-{name}"))
         .spawn(move || {
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tool.call(&args)));
             // The receiver is gone after a timeout; nothing is left to tell.
             let _ = tx.send(outcome);
-        });
-    if let Err(e) = spawned {
-        return Err(format!("tool `{name}` could not start: {e}"));
-    }
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(Ok(text))) => Ok(text),
-        Ok(Ok(Err(e))) => Err(e.to_string()),
-        Ok(Err(payload)) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown cause".into());
-            Err(format!(
-                "tool `{name}` crashed ({what}); try different arguments or another tool"
-            ))
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
-            "tool `{name}` timed out after {}; try again later or with a smaller request",
-            human_duration(timeout)
-        )),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(format!("tool `{name}` stopped without a result"))
+        })
+        .map_err(|e| format!("tool `{name}` could not start: {e}"))?;
+    Ok(Pending { name, rx })
+}
+
+impl Pending {
+    /// Waits for the result until `deadline` (`limit` is the configured timeout, for the
+    /// message).
+    fn wait(self, deadline: Instant, limit: Duration) -> Result<String, String> {
+        let name = self.name;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.rx.recv_timeout(left) {
+            Ok(Ok(Ok(text))) => Ok(text),
+            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Err(payload)) => {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown cause".into());
+                Err(format!(
+                    "tool `{name}` crashed ({what}); try different arguments or another tool"
+                ))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                "tool `{name}` timed out after {}; try again later or with a smaller request",
+                human_duration(limit)
+            )),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(format!("tool `{name}` stopped without a result"))
+            }
         }
     }
 }

@@ -465,16 +465,19 @@ impl Tool for SearchPlaces {
             .map(|(i, _)| {
                 let p = &self.places[*i];
                 let c = cities.iter().find(|c| c.id == p.city);
-                json!({
+                let mut place = json!({
                     "name": p.name,
-                    "name_zh": p.name_zh,
                     "city": c.map_or(p.city.as_str(), |c| c.name.as_str()),
                     "category": p.category,
                     "description": p.description,
                     "rating": p.rating,
                     "price": p.price,
                     "tags": p.tags,
-                })
+                });
+                if let Some(zh) = &p.name_zh {
+                    place["name_zh"] = json!(zh);
+                }
+                place
             })
             .collect();
         let mut out = json!({"query": query, "count": results.len(), "results": results});
