@@ -27,13 +27,14 @@ use crate::{Error, Result};
 pub use calculator::{Calculator, evaluate};
 pub use currency::{CurrencyConvert, RATE_DATE, usd_rates};
 pub use datetime::{Clock, CurrentDatetime, Date, DateAdd, DateDiff, Weekday};
-pub use http::{HttpTool, tools_from_mcp_list};
+pub use http::{DEFAULT_HTTP_TIMEOUT, HttpTool, MAX_OBSERVATION_CHARS, tools_from_mcp_list};
 pub use notes::{DeleteNote, ListNotes, MAX_NOTE_BYTES, MAX_NOTES, NoteStore, ReadNote, WriteNote};
 pub use search::{
-    Bm25Index, City, Knowledge, LookupKnowledge, Place, SearchPlaces, cities, tokenize,
+    Bm25Index, CATEGORIES, City, Climate, Knowledge, LookupKnowledge, Place, SearchPlaces, cities,
+    find_city, knowledge, places, tokenize,
 };
-pub use units::{ConvertUnits, convert};
-pub use weather::{GetForecast, GetWeather, simulate_day};
+pub use units::{Conversion, ConvertUnits, convert};
+pub use weather::{DayWeather, GetForecast, GetWeather, simulate_day};
 
 /// Why a tool call failed. The message is shown to the model, so it says what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

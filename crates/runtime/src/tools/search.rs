@@ -195,6 +195,16 @@ pub fn cities() -> Result<&'static [City]> {
     Ok(&datasets()?.cities)
 }
 
+/// The bundled places (`data/places.jsonl`).
+pub fn places() -> Result<&'static [Place]> {
+    Ok(&datasets()?.places)
+}
+
+/// The bundled knowledge entries (`data/knowledge.jsonl`).
+pub fn knowledge() -> Result<&'static [Knowledge]> {
+    Ok(&datasets()?.knowledge)
+}
+
 /// Lower-cased, trimmed, without a trailing "city" / "市".
 fn normalise_city(name: &str) -> String {
     let lower = name.trim().to_lowercase();
@@ -203,8 +213,9 @@ fn normalise_city(name: &str) -> String {
     lower.trim().replace(['-', '_'], " ")
 }
 
-/// Finds a bundled city by English or Chinese name, alias or id; the error says what is known.
-pub(crate) fn find_city(name: &str) -> std::result::Result<&'static City, String> {
+/// Finds a bundled city by English or Chinese name, alias or id (case, spaces, a trailing
+/// "city" or "市" do not matter); the error says what is known and suggests a close name.
+pub fn find_city(name: &str) -> std::result::Result<&'static City, String> {
     let all = cities().map_err(|e| e.to_string())?;
     let key = normalise_city(name);
     if key.is_empty() {
