@@ -262,10 +262,15 @@ pub fn parse_chat_response(body: &str) -> std::result::Result<ChatResponse, Stri
         .and_then(Value::as_array)
         .and_then(|c| c.first())
         .ok_or_else(|| format!("no `choices[0]` in the response: {}", snippet(body, 200)))?;
-    let raw = choice
+    let mut raw = choice
         .get("message")
+        .cloned()
         .ok_or_else(|| "`choices[0]` has no `message`".to_owned())?;
-    let mut message = Message::from_openai(raw).map_err(|e| format!("choices[0].message: {e}"))?;
+    // Some servers leave the role out of the reply; it can only be the assistant's.
+    if let Some(obj) = raw.as_object_mut() {
+        obj.entry("role").or_insert_with(|| json!("assistant"));
+    }
+    let mut message = Message::from_openai(&raw).map_err(|e| format!("choices[0].message: {e}"))?;
     if message.role != Role::Assistant {
         return Err(format!(
             "choices[0].message has role `{}`, expected assistant",

@@ -527,7 +527,6 @@ pub(crate) fn closest<'a>(
     let lower = word.to_lowercase();
     candidates
         .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d > 0 || c.to_lowercase() == lower)
         .filter(|(d, c)| *d <= 2.max(c.chars().count() / 4) && *d < c.chars().count())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)

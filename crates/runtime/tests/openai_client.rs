@@ -131,7 +131,7 @@ fn sends_the_openai_request_and_reads_tool_calls() {
 fn plain_text_reply_without_tools_or_key() {
     let (base, requests) = serve(vec![Reply::json(
         200,
-        r#"{"choices":[{"message":{"role":"assistant","content":"Thought: done\nFinal Answer: 4"},"finish_reason":"stop"}]}"#,
+        r#"{"choices":[{"message":{"content":"Thought: done\nFinal Answer: 4"},"finish_reason":"stop"}]}"#,
     )]);
     let client = OpenAiClient::new(&base, "m");
     let resp = client

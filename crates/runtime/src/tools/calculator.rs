@@ -105,8 +105,13 @@ pub fn evaluate(expression: &str) -> Result<f64, String> {
     };
     let value = parser.expr(0)?;
     if let Some(tok) = parser.tokens.get(parser.pos) {
+        let hint = if tok.kind == Kind::Comma {
+            " (commas only separate function arguments; write 1000, not 1,000)"
+        } else {
+            ""
+        };
         return Err(format!(
-            "unexpected {} at position {}",
+            "unexpected {} at position {}{hint}",
             tok.kind.describe(),
             tok.at + 1
         ));
@@ -628,6 +633,11 @@ mod tests {
         assert!(err("import os").contains("unknown name"));
         assert!(err("2; rm -rf /").contains("unexpected character `;`"));
         assert!(err("max()").contains("at least one"));
+        assert!(
+            err("1,000 * 2").contains("not 1,000"),
+            "{}",
+            err("1,000 * 2")
+        );
         assert!(err("sqrt(1, 2)").contains("takes 1 argument"));
         assert!(err("").contains("empty"));
         let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
