@@ -7,7 +7,7 @@
 use agentune_schema::ToolSpec;
 use serde_json::{Map, Value, json};
 
-use super::{Tool, ToolError, json_text, str_arg};
+use super::{Tool, ToolError, ordered, str_arg};
 
 /// Longest expression accepted.
 const MAX_LEN: usize = 500;
@@ -64,10 +64,10 @@ impl Tool for Calculator {
     fn call(&self, args: &Map<String, Value>) -> Result<String, ToolError> {
         let expression = str_arg(args, "expression")?;
         let result = evaluate(expression).map_err(ToolError::Failed)?;
-        Ok(json_text(&json!({
-            "expression": expression,
-            "result": number_value(result),
-        })))
+        ordered(vec![
+            ("expression", json!(expression)),
+            ("result", json!(number_value(result))),
+        ])
     }
 }
 

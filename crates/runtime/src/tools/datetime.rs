@@ -10,7 +10,7 @@ use agentune_schema::ToolSpec;
 use serde_json::{Map, Value, json};
 
 use super::search::{City, find_city};
-use super::{Tool, ToolError, json_text, opt_int_arg, opt_str_arg, str_arg};
+use super::{Tool, ToolError, opt_int_arg, opt_str_arg, ordered, str_arg};
 
 /// Where "now" comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -428,14 +428,17 @@ impl Tool for CurrentDatetime {
         let date = Date::from_days(local.div_euclid(86_400));
         let secs = local.rem_euclid(86_400);
         let time = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
-        Ok(json_text(&json!({
-            "datetime": format!("{date}T{time}{}", format_offset(offset)),
-            "date": date.to_string(),
-            "time": time,
-            "weekday": date.weekday_name(),
-            "timezone": zone,
-            "utc_offset": format_offset(offset),
-        })))
+        ordered(vec![
+            (
+                "datetime",
+                json!(format!("{date}T{time}{}", format_offset(offset))),
+            ),
+            ("date", json!(date.to_string())),
+            ("time", json!(time)),
+            ("weekday", json!(date.weekday_name())),
+            ("timezone", json!(zone)),
+            ("utc_offset", json!(format_offset(offset))),
+        ])
     }
 }
 
@@ -505,11 +508,11 @@ impl Tool for DateAdd {
             .add_months(years.saturating_mul(12).saturating_add(months))
             .and_then(|d| d.add_days(weeks.saturating_mul(7).saturating_add(days)))
             .map_err(ToolError::Failed)?;
-        Ok(json_text(&json!({
-            "start_date": start.to_string(),
-            "date": out.to_string(),
-            "weekday": out.weekday_name(),
-        })))
+        ordered(vec![
+            ("start_date", json!(start.to_string())),
+            ("date", json!(out.to_string())),
+            ("weekday", json!(out.weekday_name())),
+        ])
     }
 }
 
@@ -578,14 +581,14 @@ impl Tool for DateDiff {
         let start = date_arg(args, "start_date")?;
         let end = date_arg(args, "end_date")?;
         let days = end.to_days() - start.to_days();
-        Ok(json_text(&json!({
-            "start_date": start.to_string(),
-            "end_date": end.to_string(),
-            "days": days,
-            "weeks": days / 7,
-            "remaining_days": days % 7,
-            "working_days": working_days(start, end),
-        })))
+        ordered(vec![
+            ("start_date", json!(start.to_string())),
+            ("end_date", json!(end.to_string())),
+            ("days", json!(days)),
+            ("weeks", json!(days / 7)),
+            ("remaining_days", json!(days % 7)),
+            ("working_days", json!(working_days(start, end))),
+        ])
     }
 }
 
@@ -629,16 +632,16 @@ impl Tool for Weekday {
         let date = date_arg(args, "date")?;
         let i = date.weekday_index();
         let (week_year, week) = date.iso_week();
-        Ok(json_text(&json!({
-            "date": date.to_string(),
-            "weekday": WEEKDAYS[i],
-            "weekday_zh": WEEKDAYS_ZH[i],
-            "iso_weekday": i + 1,
-            "is_weekend": i >= 5,
-            "day_of_year": date.day_of_year(),
-            "iso_week": week,
-            "iso_week_year": week_year,
-        })))
+        ordered(vec![
+            ("date", json!(date.to_string())),
+            ("weekday", json!(WEEKDAYS[i])),
+            ("weekday_zh", json!(WEEKDAYS_ZH[i])),
+            ("iso_weekday", json!(i + 1)),
+            ("is_weekend", json!(i >= 5)),
+            ("day_of_year", json!(date.day_of_year())),
+            ("iso_week", json!(week)),
+            ("iso_week_year", json!(week_year)),
+        ])
     }
 }
 

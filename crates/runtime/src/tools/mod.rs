@@ -360,6 +360,63 @@ pub(crate) fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
+/// Serializes a result struct compactly, keeping its field order (the order a reader expects:
+/// city before date before condition...).
+pub(crate) fn json_out<T: serde::Serialize>(value: &T) -> Result<String, ToolError> {
+    serde_json::to_string(value)
+        .map_err(|e| ToolError::Failed(format!("cannot encode the result: {e}")))
+}
+
+/// A JSON object whose keys keep the order they are listed in (serde_json's own map sorts
+/// them, which puts `chance_of_rain` before `city`).
+pub(crate) struct Ordered(pub Vec<(&'static str, Field)>);
+
+/// A value inside an [`Ordered`] object: plain JSON, or a list of ordered objects.
+pub(crate) enum Field {
+    Json(Value),
+    Objects(Vec<Ordered>),
+}
+
+impl Ordered {
+    /// An object of plain JSON values.
+    pub(crate) fn new(fields: Vec<(&'static str, Value)>) -> Self {
+        Self(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, Field::Json(v)))
+                .collect(),
+        )
+    }
+}
+
+impl serde::Serialize for Ordered {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            match v {
+                Field::Json(v) => map.serialize_entry(k, v)?,
+                Field::Objects(list) => map.serialize_entry(k, list)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// An observation text from `(key, value)` pairs, in that order.
+pub(crate) fn ordered(fields: Vec<(&'static str, Value)>) -> Result<String, ToolError> {
+    json_out(&Ordered::new(fields))
+}
+
+/// A number as JSON: integral values print without a decimal point (`21`, not `21.0`).
+pub(crate) fn num(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        Value::from(x as i64)
+    } else {
+        Value::from(x)
+    }
+}
+
 /// A required string argument (the schema has checked presence and type; this is defensive).
 pub(crate) fn str_arg<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, ToolError> {
     args.get(name)

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use agentune_schema::ToolSpec;
 use serde_json::{Map, Value, json};
 
-use super::{Tool, ToolError, json_text, str_arg};
+use super::{Tool, ToolError, json_text, ordered, str_arg};
 use crate::{Error, Result};
 
 /// Largest note, in bytes.
@@ -349,9 +349,11 @@ impl Tool for WriteNote {
         let content = str_arg(args, "content")?;
         let append = args.get("append").and_then(Value::as_bool).unwrap_or(false);
         let bytes = self.store.write(name, content, append)?;
-        Ok(json_text(
-            &json!({"saved": name, "bytes": bytes, "appended": append}),
-        ))
+        ordered(vec![
+            ("saved", json!(name)),
+            ("bytes", json!(bytes)),
+            ("appended", json!(append)),
+        ])
     }
 }
 
@@ -382,7 +384,7 @@ impl Tool for ReadNote {
     fn call(&self, args: &Map<String, Value>) -> Result<String, ToolError> {
         let name = str_arg(args, "name")?.trim();
         let content = self.store.read(name)?;
-        Ok(json_text(&json!({"name": name, "content": content})))
+        ordered(vec![("name", json!(name)), ("content", json!(content))])
     }
 }
 

@@ -9,7 +9,7 @@ use agentune_schema::ToolSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Tool, ToolError, json_text, opt_int_arg, opt_str_arg, str_arg};
+use super::{Field, Ordered, Tool, ToolError, json_out, opt_int_arg, opt_str_arg, str_arg};
 use crate::{Error, Result};
 
 const CITIES_FILE: &str = "data/cities.jsonl";
@@ -471,35 +471,44 @@ impl Tool for SearchPlaces {
             hits = all.into_iter().take(limit).map(|i| (i, 0.0)).collect();
         }
         let cities = cities().map_err(|e| ToolError::Failed(e.to_string()))?;
-        let results: Vec<Value> = hits
+        let results: Vec<Ordered> = hits
             .iter()
             .map(|(i, _)| {
                 let p = &self.places[*i];
                 let c = cities.iter().find(|c| c.id == p.city);
-                let mut place = json!({
-                    "name": p.name,
-                    "city": c.map_or(p.city.as_str(), |c| c.name.as_str()),
-                    "category": p.category,
-                    "description": p.description,
-                    "rating": p.rating,
-                    "price": p.price,
-                    "tags": p.tags,
-                });
+                let mut fields = vec![("name", json!(p.name))];
                 if let Some(zh) = &p.name_zh {
-                    place["name_zh"] = json!(zh);
+                    fields.push(("name_zh", json!(zh)));
                 }
-                place
+                fields.extend([
+                    (
+                        "city",
+                        json!(c.map_or(p.city.as_str(), |c| c.name.as_str())),
+                    ),
+                    ("category", json!(p.category)),
+                    ("description", json!(p.description)),
+                    ("rating", json!(p.rating)),
+                    ("price", json!(p.price)),
+                    ("tags", json!(p.tags)),
+                ]);
+                Ordered::new(fields)
             })
             .collect();
-        let mut out = json!({"query": query, "count": results.len(), "results": results});
+        let mut out = vec![("query", Field::Json(json!(query)))];
         if let Some(c) = city {
-            out["city"] = json!(c.name);
+            out.push(("city", Field::Json(json!(c.name))));
         }
+        out.push(("count", Field::Json(json!(results.len()))));
         if results.is_empty() {
-            out["message"] =
-                json!("no place matched; try other keywords, another category or no city");
+            out.push((
+                "message",
+                Field::Json(json!(
+                    "no place matched; try other keywords, another category or no city"
+                )),
+            ));
         }
-        Ok(json_text(&out))
+        out.push(("results", Field::Objects(results)));
+        json_out(&Ordered(out))
     }
 }
 
@@ -552,18 +561,29 @@ impl Tool for LookupKnowledge {
         let query = str_arg(args, "query")?;
         let limit = opt_int_arg(args, "limit")?.unwrap_or(3).clamp(1, 5) as usize;
         let hits = self.index.search(query, |_| true, limit);
-        let results: Vec<Value> = hits
+        let results: Vec<Ordered> = hits
             .iter()
             .map(|(i, score)| {
                 let k = &self.entries[*i];
-                json!({"title": k.title, "text": k.text, "score": super::round_to(*score, 2)})
+                Ordered::new(vec![
+                    ("title", json!(k.title)),
+                    ("text", json!(k.text)),
+                    ("score", json!(super::round_to(*score, 2))),
+                ])
             })
             .collect();
-        let mut out = json!({"query": query, "count": results.len(), "results": results});
+        let mut out = vec![
+            ("query", Field::Json(json!(query))),
+            ("count", Field::Json(json!(results.len()))),
+        ];
         if results.is_empty() {
-            out["message"] = json!("nothing relevant found in the reference");
+            out.push((
+                "message",
+                Field::Json(json!("nothing relevant found in the reference")),
+            ));
         }
-        Ok(json_text(&out))
+        out.push(("results", Field::Objects(results)));
+        json_out(&Ordered(out))
     }
 }
 

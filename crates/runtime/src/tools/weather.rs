@@ -6,12 +6,13 @@
 //! summers in Rome. Tool descriptions and every answer say that the data are simulated.
 
 use agentune_schema::ToolSpec;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::datetime::{Clock, Date, city_offset};
 use super::search::{City, find_city};
 use super::{
-    Tool, ToolError, json_text, opt_int_arg, opt_str_arg, round_to, stable_hash, str_arg,
+    Tool, ToolError, json_out, num, opt_int_arg, opt_str_arg, round_to, stable_hash, str_arg,
     unit_from_hash,
 };
 use crate::Result;
@@ -129,26 +130,66 @@ fn unit_schema() -> Value {
     json!({"type": "string", "enum": ["celsius", "fahrenheit"], "description": "Temperature unit (default celsius)."})
 }
 
-fn day_json(day: &DayWeather, fahrenheit: bool) -> Value {
+/// One day as the tools report it (fields in reading order).
+#[derive(Serialize)]
+struct DayOut {
+    date: String,
+    weekday: &'static str,
+    condition: &'static str,
+    condition_zh: &'static str,
+    temp_high: Value,
+    temp_low: Value,
+    humidity: u32,
+    wind_kph: Value,
+    precipitation_mm: Value,
+    chance_of_rain: u32,
+}
+
+fn day_out(day: &DayWeather, fahrenheit: bool) -> DayOut {
     let t = |c: f64| {
-        if fahrenheit {
+        num(if fahrenheit {
             round_to(c * 9.0 / 5.0 + 32.0, 0)
         } else {
             c
-        }
+        })
     };
-    json!({
-        "date": day.date.to_string(),
-        "weekday": day.date.weekday_name(),
-        "condition": day.condition,
-        "condition_zh": day.condition_zh,
-        "temp_high": t(day.temp_high_c),
-        "temp_low": t(day.temp_low_c),
-        "humidity": day.humidity,
-        "wind_kph": day.wind_kph,
-        "precipitation_mm": day.precipitation_mm,
-        "chance_of_rain": day.chance_of_rain,
-    })
+    DayOut {
+        date: day.date.to_string(),
+        weekday: day.date.weekday_name(),
+        condition: day.condition,
+        condition_zh: day.condition_zh,
+        temp_high: t(day.temp_high_c),
+        temp_low: t(day.temp_low_c),
+        humidity: day.humidity,
+        wind_kph: num(day.wind_kph),
+        precipitation_mm: num(day.precipitation_mm),
+        chance_of_rain: day.chance_of_rain,
+    }
+}
+
+#[derive(Serialize)]
+struct WeatherOut<'a> {
+    city: &'a str,
+    city_zh: &'a str,
+    country: &'a str,
+    #[serde(flatten)]
+    day: DayOut,
+    unit: &'static str,
+    source: &'static str,
+}
+
+#[derive(Serialize)]
+struct ForecastOut<'a> {
+    city: &'a str,
+    city_zh: &'a str,
+    country: &'a str,
+    unit: &'static str,
+    days: Vec<DayOut>,
+    source: &'static str,
+}
+
+fn unit_name(fahrenheit: bool) -> &'static str {
+    if fahrenheit { "fahrenheit" } else { "celsius" }
 }
 
 fn city_arg(args: &Map<String, Value>) -> Result<&'static City, ToolError> {
@@ -212,13 +253,14 @@ impl Tool for GetWeather {
             None => city_today(&self.clock, city),
         };
         let f = fahrenheit(args);
-        let mut out = day_json(&simulate_day(city, date), f);
-        out["city"] = json!(city.name);
-        out["city_zh"] = json!(city.name_zh);
-        out["country"] = json!(city.country);
-        out["unit"] = json!(if f { "fahrenheit" } else { "celsius" });
-        out["source"] = json!(NOTE);
-        Ok(json_text(&out))
+        json_out(&WeatherOut {
+            city: &city.name,
+            city_zh: &city.name_zh,
+            country: &city.country,
+            day: day_out(&simulate_day(city, date), f),
+            unit: unit_name(f),
+            source: NOTE,
+        })
     }
 }
 
@@ -275,16 +317,16 @@ impl Tool for GetForecast {
         let mut list = Vec::new();
         for i in 0..days {
             let date = today.add_days(i).map_err(ToolError::Failed)?;
-            list.push(day_json(&simulate_day(city, date), f));
+            list.push(day_out(&simulate_day(city, date), f));
         }
-        Ok(json_text(&json!({
-            "city": city.name,
-            "city_zh": city.name_zh,
-            "country": city.country,
-            "unit": if f { "fahrenheit" } else { "celsius" },
-            "days": list,
-            "source": NOTE,
-        })))
+        json_out(&ForecastOut {
+            city: &city.name,
+            city_zh: &city.name_zh,
+            country: &city.country,
+            unit: unit_name(f),
+            days: list,
+            source: NOTE,
+        })
     }
 }
 
@@ -387,6 +429,13 @@ mod tests {
         assert_eq!(out["date"], "2026-03-15");
         assert_eq!(out["city"], "Tokyo");
         assert!(out["source"].as_str().unwrap().contains("simulated"));
+        // Fields come in reading order, and whole numbers print without ".0".
+        let raw = tool.call(&args(json!({"city": "Tokyo"}))).unwrap();
+        assert!(
+            raw.starts_with(r#"{"city":"Tokyo","city_zh":"东京","country":"Japan","date":"2026-03-15","weekday":"Sunday","condition":"#),
+            "{raw}"
+        );
+        assert!(!raw.contains(".0,") && !raw.contains(".0}"), "{raw}");
         let c: Value = serde_json::from_str(
             &tool
                 .call(&args(json!({"city": "Tokyo", "date": "2026-03-15"})))
