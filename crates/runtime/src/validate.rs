@@ -435,7 +435,8 @@ fn check_number(
 }
 
 fn type_matches(name: &str, value: &Value) -> bool {
-    match name {
+    // Hand-written specs sometimes capitalise type names ("String", "Integer").
+    match name.to_ascii_lowercase().as_str() {
         "object" | "dict" => value.is_object(),
         "array" | "tuple" => value.is_array(),
         "string" => value.is_string(),

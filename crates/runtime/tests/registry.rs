@@ -453,3 +453,43 @@ fn parallel_calls_run_concurrently_under_one_deadline() {
         obs[2].content
     );
 }
+
+#[test]
+fn fn_tools_can_fail_then_recover() {
+    use agentune_runtime::tools::FnTool;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A flaky service: the first call fails, later ones answer (the loop's reflection case).
+    let calls = AtomicUsize::new(0);
+    let spec = ToolSpec::new(
+        "flaky",
+        "A service that fails once.",
+        json!({"type": "object", "properties": {"q": {"type": "String"}}, "required": ["q"]}),
+    );
+    let mut reg = ToolRegistry::new();
+    reg.register(FnTool::new(spec, move |args: &Map<String, Value>| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            Err(ToolError::Failed("service busy, retry".into()))
+        } else {
+            Ok(format!("answer for {}", args["q"].as_str().unwrap_or("")))
+        }
+    }))
+    .unwrap();
+    let c = ToolCall::new("flaky", json!({"q": "x"}).as_object().unwrap().clone());
+    let first = reg.execute(&c);
+    assert!(first.is_error);
+    assert_eq!(first.content, "Error: service busy, retry");
+    let second = reg.execute(&c);
+    assert!(!second.is_error);
+    assert_eq!(second.content, "answer for x");
+    // Capitalised type names in hand-written specs are understood.
+    let bad = reg.execute(&ToolCall::new(
+        "flaky",
+        json!({"q": 1}).as_object().unwrap().clone(),
+    ));
+    assert!(
+        bad.content
+            .contains("arguments.q: expected String, got integer 1"),
+        "{}",
+        bad.content
+    );
+}

@@ -77,6 +77,44 @@ pub trait Tool: Send + Sync + std::fmt::Debug {
     fn call(&self, args: &Map<String, Value>) -> Result<String, ToolError>;
 }
 
+/// A tool made of a spec and a function: for tools defined in code (tests, small custom
+/// tools) without a type of their own.
+pub struct FnTool<F> {
+    spec: ToolSpec,
+    f: F,
+}
+
+impl<F> FnTool<F>
+where
+    F: Fn(&Map<String, Value>) -> Result<String, ToolError> + Send + Sync,
+{
+    /// A tool with this spec that runs `f`.
+    pub fn new(spec: ToolSpec, f: F) -> Self {
+        Self { spec, f }
+    }
+}
+
+impl<F> std::fmt::Debug for FnTool<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnTool")
+            .field("name", &self.spec.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> Tool for FnTool<F>
+where
+    F: Fn(&Map<String, Value>) -> Result<String, ToolError> + Send + Sync,
+{
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    fn call(&self, args: &Map<String, Value>) -> Result<String, ToolError> {
+        (self.f)(args)
+    }
+}
+
 /// The default limit on one tool call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
