@@ -54,11 +54,7 @@ fn registry(notes_dir: &std::path::Path, now: Option<&str>) -> Result<ToolRegist
 
 /// `cargo xtask agent tools`.
 pub fn tools(args: &ToolsArgs) -> Result<()> {
-    // Listing needs no note store on disk: use a throw-away folder.
-    let scratch = std::env::temp_dir().join(format!("agentune-tools-{}", std::process::id()));
-    let reg = registry(&scratch, None)?;
-    let specs = reg.specs();
-    let _ = std::fs::remove_dir(&scratch);
+    let specs = ToolRegistry::builtin_specs().context("cannot load the built-in tools")?;
     if args.json {
         let text = serde_json::to_string_pretty(&tools_to_openai_json(&specs))?;
         return crate::print_stdout(&text);

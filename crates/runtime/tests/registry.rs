@@ -41,6 +41,7 @@ fn builtins_have_valid_described_specs() {
     let dir = tempfile::tempdir().unwrap();
     let reg = registry(dir.path());
     assert_eq!(reg.names(), BUILTINS);
+    assert_eq!(ToolRegistry::builtin_specs().unwrap(), reg.specs());
     for spec in reg.specs() {
         spec.validate().unwrap();
         assert!(

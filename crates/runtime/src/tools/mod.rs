@@ -171,6 +171,29 @@ impl ToolRegistry {
         Ok(reg)
     }
 
+    /// The specs of every built-in tool, in the order [`ToolRegistry::builtin`] lists them,
+    /// without creating a note store (for prompts, data generation and listings).
+    pub fn builtin_specs() -> Result<Vec<ToolSpec>> {
+        let clock = Clock::System;
+        Ok(vec![
+            Calculator::new().spec().clone(),
+            ConvertUnits::new().spec().clone(),
+            CurrencyConvert::new().spec().clone(),
+            CurrentDatetime::new(clock.clone()).spec().clone(),
+            DateAdd::new().spec().clone(),
+            DateDiff::new().spec().clone(),
+            Weekday::new().spec().clone(),
+            GetWeather::new(clock.clone())?.spec().clone(),
+            GetForecast::new(clock)?.spec().clone(),
+            SearchPlaces::new()?.spec().clone(),
+            LookupKnowledge::new()?.spec().clone(),
+            WriteNote::tool_spec(),
+            ReadNote::tool_spec(),
+            ListNotes::tool_spec(),
+            DeleteNote::tool_spec(),
+        ])
+    }
+
     /// The same registry with another per-call timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;

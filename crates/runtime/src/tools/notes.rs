@@ -316,26 +316,31 @@ impl WriteNote {
     /// The tool on `store`.
     pub fn new(store: Arc<NoteStore>) -> Self {
         Self {
-            spec: ToolSpec::new(
-                "write_note",
-                format!(
-                    "Save a text note in the private note store (creates it, replaces it, or \
-                     appends to it with append=true). Notes are at most {} KiB.",
-                    MAX_NOTE_BYTES / 1024
-                ),
-                json!({
-                    "type": "object",
-                    "properties": {
-                        "name": name_schema(),
-                        "content": {"type": "string", "maxLength": MAX_NOTE_BYTES, "description": "The text to save."},
-                        "append": {"type": "boolean", "description": "Add to the end of an existing note instead of replacing it (default false)."}
-                    },
-                    "required": ["name", "content"],
-                    "additionalProperties": false
-                }),
-            ),
+            spec: Self::tool_spec(),
             store,
         }
+    }
+
+    /// The spec alone (no store needed).
+    pub fn tool_spec() -> ToolSpec {
+        ToolSpec::new(
+            "write_note",
+            format!(
+                "Save a text note in the private note store (creates it, replaces it, or \
+                     appends to it with append=true). Notes are at most {} KiB.",
+                MAX_NOTE_BYTES / 1024
+            ),
+            json!({
+                "type": "object",
+                "properties": {
+                    "name": name_schema(),
+                    "content": {"type": "string", "maxLength": MAX_NOTE_BYTES, "description": "The text to save."},
+                    "append": {"type": "boolean", "description": "Add to the end of an existing note instead of replacing it (default false)."}
+                },
+                "required": ["name", "content"],
+                "additionalProperties": false
+            }),
+        )
     }
 }
 
@@ -361,18 +366,23 @@ impl ReadNote {
     /// The tool on `store`.
     pub fn new(store: Arc<NoteStore>) -> Self {
         Self {
-            spec: ToolSpec::new(
-                "read_note",
-                "Read a note from the private note store.",
-                json!({
-                    "type": "object",
-                    "properties": {"name": name_schema()},
-                    "required": ["name"],
-                    "additionalProperties": false
-                }),
-            ),
+            spec: Self::tool_spec(),
             store,
         }
+    }
+
+    /// The spec alone (no store needed).
+    pub fn tool_spec() -> ToolSpec {
+        ToolSpec::new(
+            "read_note",
+            "Read a note from the private note store.",
+            json!({
+                "type": "object",
+                "properties": {"name": name_schema()},
+                "required": ["name"],
+                "additionalProperties": false
+            }),
+        )
     }
 }
 
@@ -392,13 +402,18 @@ impl ListNotes {
     /// The tool on `store`.
     pub fn new(store: Arc<NoteStore>) -> Self {
         Self {
-            spec: ToolSpec::new(
-                "list_notes",
-                "List the notes in the private note store with their sizes in bytes.",
-                json!({"type": "object", "properties": {}, "additionalProperties": false}),
-            ),
+            spec: Self::tool_spec(),
             store,
         }
+    }
+
+    /// The spec alone (no store needed).
+    pub fn tool_spec() -> ToolSpec {
+        ToolSpec::new(
+            "list_notes",
+            "List the notes in the private note store with their sizes in bytes.",
+            json!({"type": "object", "properties": {}, "additionalProperties": false}),
+        )
     }
 }
 
@@ -422,18 +437,23 @@ impl DeleteNote {
     /// The tool on `store`.
     pub fn new(store: Arc<NoteStore>) -> Self {
         Self {
-            spec: ToolSpec::new(
-                "delete_note",
-                "Delete a note from the private note store.",
-                json!({
-                    "type": "object",
-                    "properties": {"name": name_schema()},
-                    "required": ["name"],
-                    "additionalProperties": false
-                }),
-            ),
+            spec: Self::tool_spec(),
             store,
         }
+    }
+
+    /// The spec alone (no store needed).
+    pub fn tool_spec() -> ToolSpec {
+        ToolSpec::new(
+            "delete_note",
+            "Delete a note from the private note store.",
+            json!({
+                "type": "object",
+                "properties": {"name": name_schema()},
+                "required": ["name"],
+                "additionalProperties": false
+            }),
+        )
     }
 }
 
