@@ -322,6 +322,50 @@ impl ScriptedModel {
         Self::new(texts.into_iter().map(Message::assistant).collect())
     }
 
+    /// Reads a script from a JSONL file: one reply per line, either a JSON string (a text
+    /// reply) or an OpenAI-style assistant message object (`{"role": "assistant", "content":
+    /// ..., "tool_calls": [...]}`). Blank lines are skipped; errors name the file and line.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut replies = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = |message: String| Error::Data {
+                file: path.display().to_string(),
+                line: i + 1,
+                message,
+            };
+            let value: Value =
+                serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+            let message = match &value {
+                Value::String(text) => Message::assistant(text.clone()),
+                Value::Object(_) => {
+                    let m = Message::from_openai(&value).map_err(|e| bad(e.to_string()))?;
+                    if m.role != Role::Assistant {
+                        return Err(bad(format!(
+                            "a scripted reply must be an assistant message, not {}",
+                            m.role.as_str()
+                        )));
+                    }
+                    m
+                }
+                _ => {
+                    return Err(bad(
+                        "expected a string or an assistant message object".into()
+                    ));
+                }
+            };
+            replies.push(message);
+        }
+        Ok(Self::new(replies))
+    }
+
     /// The requests received so far, in order.
     pub fn requests(&self) -> Vec<ChatRequest> {
         self.requests

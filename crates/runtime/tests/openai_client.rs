@@ -300,3 +300,40 @@ fn scripted_model_replays_and_records() {
         "x"
     );
 }
+
+#[test]
+fn scripts_load_from_jsonl_with_line_numbered_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("script.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            "\"Thought: I need the weather.\\nAction: get_weather\"\n",
+            "\n",
+            r#"{"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let model = ScriptedModel::load(&path).unwrap();
+    assert_eq!(model.remaining(), 2);
+    let r1 = model.chat(&ChatRequest::new(vec![])).unwrap();
+    assert!(
+        r1.message
+            .content_str()
+            .starts_with("Thought: I need the weather.\nAction")
+    );
+    let r2 = model.chat(&ChatRequest::new(vec![])).unwrap();
+    assert_eq!(r2.message.tool_calls[0].arguments["city"], "Paris");
+
+    std::fs::write(&path, "\"ok\"\n{\"role\": \"user\", \"content\": \"hi\"}\n").unwrap();
+    let err = ScriptedModel::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("script.jsonl:2: a scripted reply must be an assistant message"),
+        "{err}"
+    );
+    std::fs::write(&path, "{oops\n").unwrap();
+    let err = ScriptedModel::load(&path).unwrap_err().to_string();
+    assert!(err.contains("script.jsonl:1: not JSON"), "{err}");
+    assert!(ScriptedModel::load(dir.path().join("missing.jsonl")).is_err());
+}
