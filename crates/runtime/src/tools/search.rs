@@ -257,7 +257,27 @@ fn is_cjk(c: char) -> bool {
         0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
-/// Splits text into index terms: lower-cased English words (stop words dropped, a plural `s`
+/// A light English plural stemmer: cities -> city, beaches -> beach, parks -> park.
+fn stem(w: String) -> String {
+    if !w.is_ascii() || w.len() <= 3 {
+        return w;
+    }
+    if w.len() > 4 && w.ends_with("ies") {
+        return format!("{}y", &w[..w.len() - 3]);
+    }
+    if ["ches", "shes", "sses", "xes"]
+        .iter()
+        .any(|e| w.ends_with(e))
+    {
+        return w[..w.len() - 2].to_owned();
+    }
+    if w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") {
+        return w[..w.len() - 1].to_owned();
+    }
+    w
+}
+
+/// Splits text into index terms: lower-cased English words (stop words dropped, plurals
 /// removed) and, for Chinese, the bigrams of each run of CJK characters (a lone character is
 /// kept as itself).
 pub fn tokenize(text: &str) -> Vec<String> {
@@ -268,12 +288,7 @@ pub fn tokenize(text: &str) -> Vec<String> {
         if !word.is_empty() {
             let w = std::mem::take(word);
             if !STOPWORDS.contains(&w.as_str()) {
-                let stem = if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
-                    w[..w.len() - 1].to_owned()
-                } else {
-                    w
-                };
-                out.push(stem);
+                out.push(stem(w));
             }
         }
     };
@@ -596,6 +611,10 @@ mod tests {
     #[test]
     fn tokenizer_handles_english_and_chinese() {
         assert_eq!(tokenize("The Parks of Paris!"), vec!["park", "pari"]);
+        assert_eq!(
+            tokenize("beaches cities glasses museums campus"),
+            vec!["beach", "city", "glass", "museum", "campus"]
+        );
         assert_eq!(
             tokenize("西湖边的公园"),
             vec!["西湖", "湖边", "边的", "的公", "公园"]
