@@ -34,7 +34,7 @@ pub use search::{
     find_city, knowledge, places, tokenize,
 };
 pub use units::{Conversion, ConvertUnits, convert};
-pub use weather::{DayWeather, GetForecast, GetWeather, simulate_day};
+pub use weather::{DayWeather, GetForecast, GetWeather, simulate_day, sun_times};
 
 /// Why a tool call failed. The message is shown to the model, so it says what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -143,9 +143,47 @@ struct DayOut {
     wind_kph: Value,
     precipitation_mm: Value,
     chance_of_rain: u32,
+    sunrise: Option<String>,
+    sunset: Option<String>,
 }
 
-fn day_out(day: &DayWeather, fahrenheit: bool) -> DayOut {
+/// Sunrise and sunset in local time (`HH:MM`) for a city on a date, from the standard solar
+/// position approximation (equation of time and declination as Fourier series of the day of
+/// the year; a solar depression of 0.833° for refraction and the sun's radius). Accurate to a
+/// few minutes. `None` for a day without sunrise or sunset (polar day or night).
+pub fn sun_times(city: &City, date: Date) -> (Option<String>, Option<String>) {
+    use std::f64::consts::PI;
+    let gamma = 2.0 * PI / 365.0 * (date.day_of_year() as f64 - 1.0);
+    let eq_time = 229.18
+        * (0.000075 + 0.001868 * gamma.cos()
+            - 0.032077 * gamma.sin()
+            - 0.014615 * (2.0 * gamma).cos()
+            - 0.040849 * (2.0 * gamma).sin());
+    let decl = 0.006918 - 0.399912 * gamma.cos() + 0.070257 * gamma.sin()
+        - 0.006758 * (2.0 * gamma).cos()
+        + 0.000907 * (2.0 * gamma).sin()
+        - 0.002697 * (3.0 * gamma).cos()
+        + 0.00148 * (3.0 * gamma).sin();
+    let lat = city.lat.to_radians();
+    let cos_ha = 90.833f64.to_radians().cos() / (lat.cos() * decl.cos()) - lat.tan() * decl.tan();
+    if !(-1.0..=1.0).contains(&cos_ha) {
+        return (None, None);
+    }
+    let ha = cos_ha.acos().to_degrees();
+    // Minutes after midnight UTC; the local offset is the one in force at local noon.
+    let noon_unix = date.to_days() * 86_400 + 12 * 3600 - i64::from(city.utc_offset_minutes) * 60;
+    let offset = f64::from(city_offset(city, noon_unix));
+    let clock = |utc_minutes: f64| {
+        let local = (utc_minutes + offset).rem_euclid(1440.0).round() as i64 % 1440;
+        format!("{:02}:{:02}", local / 60, local % 60)
+    };
+    (
+        Some(clock(720.0 - 4.0 * (city.lon + ha) - eq_time)),
+        Some(clock(720.0 - 4.0 * (city.lon - ha) - eq_time)),
+    )
+}
+
+fn day_out(city: &City, day: &DayWeather, fahrenheit: bool) -> DayOut {
     let t = |c: f64| {
         num(if fahrenheit {
             round_to(c * 9.0 / 5.0 + 32.0, 0)
@@ -153,6 +191,7 @@ fn day_out(day: &DayWeather, fahrenheit: bool) -> DayOut {
             c
         })
     };
+    let (sunrise, sunset) = sun_times(city, day.date);
     DayOut {
         date: day.date.to_string(),
         weekday: day.date.weekday_name(),
@@ -164,6 +203,8 @@ fn day_out(day: &DayWeather, fahrenheit: bool) -> DayOut {
         wind_kph: num(day.wind_kph),
         precipitation_mm: num(day.precipitation_mm),
         chance_of_rain: day.chance_of_rain,
+        sunrise,
+        sunset,
     }
 }
 
@@ -222,9 +263,10 @@ impl GetWeather {
             spec: ToolSpec::new(
                 "get_weather",
                 "Get the weather of one day in a city: condition, high and low temperature, \
-                 humidity, wind, precipitation and chance of rain. The data are SIMULATED \
-                 (deterministic, realistic for the city's climate and season), not real \
-                 observations. Cities can be named in English or Chinese.",
+                 humidity, wind, precipitation, chance of rain, and local sunrise and sunset \
+                 times. The weather is SIMULATED (deterministic, realistic for the city's \
+                 climate and season), not real observations; sunrise and sunset are computed \
+                 astronomically. Cities can be named in English or Chinese.",
                 json!({
                     "type": "object",
                     "properties": {
@@ -257,7 +299,7 @@ impl Tool for GetWeather {
             city: &city.name,
             city_zh: &city.name_zh,
             country: &city.country,
-            day: day_out(&simulate_day(city, date), f),
+            day: day_out(city, &simulate_day(city, date), f),
             unit: unit_name(f),
             source: NOTE,
         })
@@ -317,7 +359,7 @@ impl Tool for GetForecast {
         let mut list = Vec::new();
         for i in 0..days {
             let date = today.add_days(i).map_err(ToolError::Failed)?;
-            list.push(day_out(&simulate_day(city, date), f));
+            list.push(day_out(city, &simulate_day(city, date), f));
         }
         json_out(&ForecastOut {
             city: &city.name,
@@ -412,6 +454,28 @@ mod tests {
             let w = simulate_day(city("Cairo"), Date::new(2026, 2, d).unwrap());
             assert!(w.temp_high_c >= w.temp_low_c);
             assert!(w.humidity <= 100);
+        }
+    }
+
+    #[test]
+    fn sunrise_and_sunset_are_close_to_published_times() {
+        let at = |c: &str, d: &str| sun_times(city(c), Date::parse(d).unwrap());
+        let minutes = |t: &Option<String>| {
+            let t = t.as_deref().unwrap();
+            let (h, m) = t.split_once(':').unwrap();
+            h.parse::<i64>().unwrap() * 60 + m.parse::<i64>().unwrap()
+        };
+        // Published almanac times (local), to within 5 minutes.
+        for (c, d, rise, set) in [
+            ("Beijing", "2026-06-21", 4 * 60 + 46, 19 * 60 + 46),
+            ("Beijing", "2026-12-21", 7 * 60 + 33, 16 * 60 + 53),
+            ("London", "2026-06-21", 4 * 60 + 43, 21 * 60 + 21),
+            ("Sydney", "2026-01-01", 5 * 60 + 47, 20 * 60 + 10),
+            ("Singapore", "2026-03-20", 7 * 60 + 10, 19 * 60 + 16),
+        ] {
+            let (r, s) = at(c, d);
+            assert!((minutes(&r) - rise).abs() <= 5, "{c} {d} sunrise {r:?}");
+            assert!((minutes(&s) - set).abs() <= 5, "{c} {d} sunset {s:?}");
         }
     }
 
