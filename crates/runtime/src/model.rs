@@ -22,7 +22,7 @@ pub struct ChatRequest {
     pub tools: Option<Vec<ToolSpec>>,
     /// Sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     /// Most tokens to generate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
@@ -446,11 +446,12 @@ pub(crate) fn post_json(
     if !lower.starts_with("http://") && !lower.starts_with("https://") {
         return Err("the URL must start with http:// or https://".into());
     }
-    let mut req = agent.post(url);
+    let mut req = agent.post(url).header("Content-Type", "application/json");
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let mut resp = req.send_json(body).map_err(describe_http_error)?;
+    // Compact JSON (ureq's own JSON helper pretty-prints).
+    let mut resp = req.send(body.to_string()).map_err(describe_http_error)?;
     let status = resp.status().as_u16();
     let text = resp
         .body_mut()

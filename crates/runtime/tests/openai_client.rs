@@ -83,7 +83,8 @@ fn sends_the_openai_request_and_reads_tool_calls() {
     );
     let body = got.json();
     assert_eq!(body["model"], "tiny");
-    assert_eq!(body["temperature"], json!(0.2f32));
+    assert_eq!(body["temperature"], json!(0.2));
+    assert!(got.body.contains("\"temperature\":0.2,"), "{}", got.body);
     assert_eq!(body["max_tokens"], 256);
     assert_eq!(body["stop"], json!(["Observation:"]));
     assert_eq!(body["seed"], 7);
