@@ -110,15 +110,20 @@ pub fn call(args: &CallArgs) -> Result<()> {
             other => bail!("the arguments must be a JSON object, got {other}"),
         },
     };
-    if !(args.timeout_secs > 0.0 && args.timeout_secs.is_finite()) {
-        bail!("--timeout-secs must be a positive number");
-    }
+    let timeout = Duration::try_from_secs_f64(args.timeout_secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| {
+            format!(
+                "--timeout-secs must be a positive number of seconds, got {}",
+                args.timeout_secs
+            )
+        })?;
     let notes_dir = args
         .notes_dir
         .clone()
         .unwrap_or_else(|| crate::workspace_root().join("data/cache/notes"));
-    let reg = registry(&notes_dir, args.now.as_deref())?
-        .with_timeout(Duration::from_secs_f64(args.timeout_secs));
+    let reg = registry(&notes_dir, args.now.as_deref())?.with_timeout(timeout);
     let observation = reg.execute(&ToolCall::new(args.tool.clone(), arguments));
     crate::print_stdout(&serde_json::to_string(&observation)?)?;
     if observation.is_error {

@@ -330,6 +330,10 @@ fn timeouts_and_panics_are_contained() {
         "{}",
         obs.content
     );
+    // An enormous limit is "no limit", not an overflow.
+    let patient = ToolRegistry::new().with_timeout(Duration::MAX);
+    let obs = patient.execute(&call("nothing", json!({})));
+    assert!(obs.is_error && obs.content.contains("unknown tool"));
     // The registry still works after both.
     reg.register(Slow(empty_spec("other"))).unwrap();
     assert_eq!(reg.len(), 2);

@@ -299,7 +299,11 @@ impl ToolRegistry {
     /// Runs one step's calls concurrently (each on its own thread, all under the same
     /// deadline) and returns their observations in call order.
     pub fn execute_all(&self, calls: &[ToolCall]) -> Vec<Observation> {
-        let deadline = Instant::now() + self.timeout;
+        let now = Instant::now();
+        // A huge timeout means "wait as long as it takes"; Instant arithmetic must not overflow.
+        let deadline = now
+            .checked_add(self.timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
         let pending: Vec<Result<Pending, String>> = calls
             .iter()
             .map(|call| {
