@@ -152,7 +152,7 @@ impl Date {
 
     /// The date `days` days after 1970-01-01 (the year may leave 1..9999; callers check).
     pub fn from_days(days: i64) -> Self {
-        let z = days + 719_468;
+        let z = days.saturating_add(719_468);
         let era = z.div_euclid(146_097);
         let doe = z - era * 146_097;
         let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -202,14 +202,20 @@ impl Date {
 
     /// The date `n` days later (earlier for negative `n`), within years 1..9999.
     pub fn add_days(self, n: i64) -> Result<Self, String> {
-        let d = Self::from_days(self.to_days().saturating_add(n));
+        let days = self.to_days().saturating_add(n);
+        // Years 1..9999 span these day numbers; outside them the result is refused before
+        // any calendar arithmetic.
+        if !(-719_162..=2_932_896).contains(&days) {
+            return Err("the result is outside years 1..9999".into());
+        }
+        let d = Self::from_days(days);
         Self::new(d.year, d.month, d.day).map_err(|_| "the result is outside years 1..9999".into())
     }
 
     /// The date `n` months later; the day is clamped to the month's end (Jan 31 + 1 month =
     /// Feb 28 or 29).
     pub fn add_months(self, n: i64) -> Result<Self, String> {
-        let total = i64::from(self.year) * 12 + i64::from(self.month) - 1 + n;
+        let total = (i64::from(self.year) * 12 + i64::from(self.month) - 1).saturating_add(n);
         let year = total.div_euclid(12);
         let month = (total.rem_euclid(12) + 1) as u32;
         if !(1..=9999).contains(&year) {
@@ -704,6 +710,13 @@ mod tests {
         assert_eq!(d("2024-02-29").add_months(12).unwrap(), d("2025-02-28"));
         assert_eq!(d("2026-03-14").add_months(-3).unwrap(), d("2025-12-14"));
         assert!(d("9999-12-01").add_months(1).is_err());
+        assert!(d("2026-01-01").add_months(i64::MAX).is_err());
+        assert!(d("2026-01-01").add_months(i64::MIN).is_err());
+        assert!(d("2026-01-01").add_days(i64::MAX).is_err());
+        assert!(d("2026-01-01").add_days(i64::MIN).is_err());
+        assert_eq!(d("9999-12-30").add_days(1).unwrap(), d("9999-12-31"));
+        let _ = Date::from_days(i64::MAX);
+        let _ = Date::from_days(i64::MIN);
         assert!(d("0001-01-01").add_days(-1).is_err());
     }
 
