@@ -30,8 +30,8 @@ pub use datetime::{Clock, CurrentDatetime, Date, DateAdd, DateDiff, Weekday};
 pub use http::{DEFAULT_HTTP_TIMEOUT, HttpTool, MAX_OBSERVATION_CHARS, tools_from_mcp_list};
 pub use notes::{DeleteNote, ListNotes, MAX_NOTE_BYTES, MAX_NOTES, NoteStore, ReadNote, WriteNote};
 pub use search::{
-    Bm25Index, CATEGORIES, City, Climate, Knowledge, LookupKnowledge, Place, SearchPlaces, cities,
-    find_city, knowledge, places, tokenize,
+    Bm25Index, CATEGORIES, City, Climate, Knowledge, LookupKnowledge, PRICES, Place, SearchPlaces,
+    cities, find_city, knowledge, places, tokenize,
 };
 pub use units::{Conversion, ConvertUnits, convert};
 pub use weather::{DayWeather, GetForecast, GetWeather, simulate_day, sun_times};

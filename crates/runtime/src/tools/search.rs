@@ -107,6 +107,13 @@ pub struct Knowledge {
     pub lang: String,
 }
 
+/// Price levels, cheapest first.
+pub const PRICES: &[&str] = &["free", "$", "$$", "$$$"];
+
+fn price_rank(price: &str) -> Option<usize> {
+    PRICES.iter().position(|p| *p == price)
+}
+
 /// The place categories.
 pub const CATEGORIES: &[&str] = &[
     "park",
@@ -441,14 +448,16 @@ impl SearchPlaces {
                 "Search points of interest (parks, campsites, hiking trails, beaches, museums, \
                  sights, temples, restaurants, cafes, shopping, nightlife) by keywords, \
                  optionally within one city and one category. Returns the best matches with a \
-                 short description, rating (1-5) and price level. Works with English or Chinese \
-                 keywords and city names.",
+                 short description, rating (1-5) and price level; can be limited to a price level \
+                 and a minimum rating. Works with English or Chinese keywords and city names.",
                 json!({
                     "type": "object",
                     "properties": {
                         "query": {"type": "string", "minLength": 1, "description": "Keywords, e.g. \"lake walk\" or \"烤鸭\"."},
                         "city": {"type": "string", "description": "City name in English or Chinese, e.g. \"Hangzhou\" or \"杭州\"."},
                         "category": {"type": "string", "enum": CATEGORIES, "description": "Only places of this kind."},
+                        "max_price": {"type": "string", "enum": PRICES, "description": "Only places at this price level or cheaper (\"free\" < \"$\" < \"$$\" < \"$$$\")."},
+                        "min_rating": {"type": "number", "minimum": 1, "maximum": 5, "description": "Only places rated at least this (1 to 5)."},
                         "limit": {"type": "integer", "minimum": 1, "maximum": 10, "description": "Most results to return (default 5)."}
                     },
                     "required": ["query"],
@@ -474,13 +483,20 @@ impl Tool for SearchPlaces {
         };
         let category = opt_str_arg(args, "category");
         let limit = opt_int_arg(args, "limit")?.unwrap_or(5).clamp(1, 10) as usize;
+        let max_price = opt_str_arg(args, "max_price").and_then(price_rank);
+        let min_rating = args.get("min_rating").and_then(Value::as_f64);
         let keep = |i: usize| {
             let p = &self.places[i];
-            city.is_none_or(|c| c.id == p.city) && category.is_none_or(|k| k == p.category)
+            city.is_none_or(|c| c.id == p.city)
+                && category.is_none_or(|k| k == p.category)
+                && max_price.is_none_or(|m| price_rank(&p.price).is_some_and(|r| r <= m))
+                && min_rating.is_none_or(|m| p.rating >= m)
         };
         let mut hits = self.index.search(query, keep, limit);
-        // A city and category with no keyword match still has places: list the best rated.
-        if hits.is_empty() && (city.is_some() || category.is_some()) {
+        // Filters with no keyword match still select places: list the best rated.
+        let filtered =
+            city.is_some() || category.is_some() || max_price.is_some() || min_rating.is_some();
+        if hits.is_empty() && filtered {
             let mut all: Vec<usize> = (0..self.places.len()).filter(|i| keep(*i)).collect();
             all.sort_by(|a, b| self.places[*b].rating.total_cmp(&self.places[*a].rating));
             hits = all.into_iter().take(limit).map(|i| (i, 0.0)).collect();
@@ -735,6 +751,31 @@ mod tests {
         );
         let n = out["count"].as_u64().unwrap();
         assert!((3..=10).contains(&n), "{out}");
+        let out = call(
+            &tool,
+            json!({"query": "museum", "city": "Beijing", "max_price": "free", "min_rating": 4.5}),
+        );
+        let results = out["results"].as_array().unwrap();
+        assert!(!results.is_empty(), "{out}");
+        for r in results {
+            assert_eq!(r["price"], "free", "{r}");
+            assert!(r["rating"].as_f64().unwrap() >= 4.5, "{r}");
+        }
+        let out = call(
+            &tool,
+            json!({"query": "zzzz", "city": "Beijing", "max_price": "$"}),
+        );
+        let results = out["results"].as_array().unwrap();
+        assert!(
+            !results.is_empty(),
+            "filters alone still select places: {out}"
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| r["price"] == "free" || r["price"] == "$"),
+            "{out}"
+        );
         let out = call(&tool, json!({"query": "zzzz qqqq"}));
         assert_eq!(out["count"], 0);
         assert!(out["message"].is_string());
