@@ -177,6 +177,24 @@ fn failing_calls_exit_1_with_the_reason() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be a JSON object"));
 
+    for bad in ["0", "-1", "1e300", "NaN"] {
+        let out = xtask(
+            &[
+                "agent",
+                "call",
+                "calculator",
+                r#"{"expression": "1"}"#,
+                &format!("--timeout-secs={bad}"),
+            ],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--timeout-secs"),
+            "{bad}"
+        );
+    }
+
     let out = xtask(&["agent", "call", "teleport", "{}"], dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown tool `teleport`"));

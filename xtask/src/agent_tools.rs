@@ -54,11 +54,7 @@ pub(crate) fn registry(notes_dir: &std::path::Path, now: Option<&str>) -> Result
 
 /// `cargo xtask agent tools`.
 pub fn tools(args: &ToolsArgs) -> Result<()> {
-    // Listing needs no note store on disk: use a throw-away folder.
-    let scratch = std::env::temp_dir().join(format!("agentune-tools-{}", std::process::id()));
-    let reg = registry(&scratch, None)?;
-    let specs = reg.specs();
-    let _ = std::fs::remove_dir(&scratch);
+    let specs = ToolRegistry::builtin_specs().context("cannot load the built-in tools")?;
     if args.json {
         let text = serde_json::to_string_pretty(&tools_to_openai_json(&specs))?;
         return crate::print_stdout(&text);
@@ -114,15 +110,20 @@ pub fn call(args: &CallArgs) -> Result<()> {
             other => bail!("the arguments must be a JSON object, got {other}"),
         },
     };
-    if !(args.timeout_secs > 0.0 && args.timeout_secs.is_finite()) {
-        bail!("--timeout-secs must be a positive number");
-    }
+    let timeout = Duration::try_from_secs_f64(args.timeout_secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| {
+            format!(
+                "--timeout-secs must be a positive number of seconds, got {}",
+                args.timeout_secs
+            )
+        })?;
     let notes_dir = args
         .notes_dir
         .clone()
         .unwrap_or_else(|| crate::workspace_root().join("data/cache/notes"));
-    let reg = registry(&notes_dir, args.now.as_deref())?
-        .with_timeout(Duration::from_secs_f64(args.timeout_secs));
+    let reg = registry(&notes_dir, args.now.as_deref())?.with_timeout(timeout);
     let observation = reg.execute(&ToolCall::new(args.tool.clone(), arguments));
     crate::print_stdout(&serde_json::to_string(&observation)?)?;
     if observation.is_error {

@@ -22,7 +22,7 @@ pub struct ChatRequest {
     pub tools: Option<Vec<ToolSpec>>,
     /// Sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     /// Most tokens to generate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
@@ -262,10 +262,15 @@ pub fn parse_chat_response(body: &str) -> std::result::Result<ChatResponse, Stri
         .and_then(Value::as_array)
         .and_then(|c| c.first())
         .ok_or_else(|| format!("no `choices[0]` in the response: {}", snippet(body, 200)))?;
-    let raw = choice
+    let mut raw = choice
         .get("message")
+        .cloned()
         .ok_or_else(|| "`choices[0]` has no `message`".to_owned())?;
-    let mut message = Message::from_openai(raw).map_err(|e| format!("choices[0].message: {e}"))?;
+    // Some servers leave the role out of the reply; it can only be the assistant's.
+    if let Some(obj) = raw.as_object_mut() {
+        obj.entry("role").or_insert_with(|| json!("assistant"));
+    }
+    let mut message = Message::from_openai(&raw).map_err(|e| format!("choices[0].message: {e}"))?;
     if message.role != Role::Assistant {
         return Err(format!(
             "choices[0].message has role `{}`, expected assistant",
@@ -315,6 +320,50 @@ impl ScriptedModel {
     /// Replays plain-text assistant replies.
     pub fn from_texts<S: Into<String>>(texts: impl IntoIterator<Item = S>) -> Self {
         Self::new(texts.into_iter().map(Message::assistant).collect())
+    }
+
+    /// Reads a script from a JSONL file: one reply per line, either a JSON string (a text
+    /// reply) or an OpenAI-style assistant message object (`{"role": "assistant", "content":
+    /// ..., "tool_calls": [...]}`). Blank lines are skipped; errors name the file and line.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut replies = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = |message: String| Error::Data {
+                file: path.display().to_string(),
+                line: i + 1,
+                message,
+            };
+            let value: Value =
+                serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+            let message = match &value {
+                Value::String(text) => Message::assistant(text.clone()),
+                Value::Object(_) => {
+                    let m = Message::from_openai(&value).map_err(|e| bad(e.to_string()))?;
+                    if m.role != Role::Assistant {
+                        return Err(bad(format!(
+                            "a scripted reply must be an assistant message, not {}",
+                            m.role.as_str()
+                        )));
+                    }
+                    m
+                }
+                _ => {
+                    return Err(bad(
+                        "expected a string or an assistant message object".into()
+                    ));
+                }
+            };
+            replies.push(message);
+        }
+        Ok(Self::new(replies))
     }
 
     /// The requests received so far, in order.
@@ -397,11 +446,12 @@ pub(crate) fn post_json(
     if !lower.starts_with("http://") && !lower.starts_with("https://") {
         return Err("the URL must start with http:// or https://".into());
     }
-    let mut req = agent.post(url);
+    let mut req = agent.post(url).header("Content-Type", "application/json");
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let mut resp = req.send_json(body).map_err(describe_http_error)?;
+    // Compact JSON (ureq's own JSON helper pretty-prints).
+    let mut resp = req.send(body.to_string()).map_err(describe_http_error)?;
     let status = resp.status().as_u16();
     let text = resp
         .body_mut()

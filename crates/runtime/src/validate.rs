@@ -9,8 +9,8 @@
 //! `minItems`/`maxItems`, `uniqueItems`, `minimum`/`maximum`, `exclusiveMinimum`/
 //! `exclusiveMaximum` (number or draft-4 boolean), `multipleOf`, `minLength`/`maxLength`
 //! (counted in characters), `pattern` (an unanchored regular-expression search, as JSON Schema
-//! defines it), `anyOf`, `oneOf`, `allOf`, `not`. Other keywords (`format`, `$ref`,
-//! descriptions, defaults) are accepted and not enforced.
+//! defines it), `anyOf`, `oneOf`, `allOf`, `not`, and local `$ref`s (`#/$defs/...`). Other
+//! keywords (`format`, descriptions, defaults) are accepted and not enforced.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -52,7 +52,8 @@ pub fn validate_arguments(schema: &Value, args: &Map<String, Value>) -> Result<(
 /// Checks any JSON value against a schema; `path` names the value in errors.
 pub fn validate_value(schema: &Value, value: &Value, path: &str) -> Result<(), Vec<ArgError>> {
     let mut errors = Vec::new();
-    check(schema, value, path, &mut errors, 0);
+    BUDGET.with(|b| b.set(MAX_STEPS));
+    check(schema, schema, value, path, &mut errors, 0);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -63,6 +64,14 @@ pub fn validate_value(schema: &Value, value: &Value, path: &str) -> Result<(), V
 /// Schemas nest; a hostile schema could nest without end.
 const MAX_DEPTH: usize = 64;
 
+/// Most schema nodes visited for one value: alternatives over self-references could
+/// otherwise branch exponentially.
+const MAX_STEPS: usize = 200_000;
+
+thread_local! {
+    static BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_STEPS) };
+}
+
 fn push(errors: &mut Vec<ArgError>, path: &str, message: impl Into<String>) {
     errors.push(ArgError {
         path: path.to_owned(),
@@ -70,9 +79,30 @@ fn push(errors: &mut Vec<ArgError>, path: &str, message: impl Into<String>) {
     });
 }
 
-fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<ArgError>, depth: usize) {
+fn check(
+    root: &Value,
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    errors: &mut Vec<ArgError>,
+    depth: usize,
+) {
     if depth > MAX_DEPTH {
         push(errors, path, "schema nests too deeply to check");
+        return;
+    }
+    let left = BUDGET.with(|b| {
+        let left = b.get().saturating_sub(1);
+        b.set(left);
+        left
+    });
+    if left == 0 {
+        if !errors
+            .iter()
+            .any(|e| e.message.starts_with("schema is too complex"))
+        {
+            push(errors, path, "schema is too complex to check");
+        }
         return;
     }
     let obj = match schema {
@@ -85,6 +115,14 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<ArgError>, 
         // A malformed schema constrains nothing; ToolSpec::validate reports it elsewhere.
         _ => return,
     };
+
+    // Local references (`#/$defs/Unit`, `#/definitions/Unit`), as generated schemas use them.
+    if let Some(reference) = obj.get("$ref").and_then(Value::as_str) {
+        match reference.strip_prefix('#').and_then(|p| root.pointer(p)) {
+            Some(target) => check(root, target, value, path, errors, depth + 1),
+            None => tracing::debug!(reference, "unresolvable $ref ignored"),
+        }
+    }
 
     let nullable = obj.get("nullable").and_then(Value::as_bool) == Some(true);
     if value.is_null() && nullable {
@@ -148,8 +186,8 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<ArgError>, 
     }
 
     match value {
-        Value::Object(map) => check_object(obj, map, path, errors, depth),
-        Value::Array(items) => check_array(obj, items, path, errors, depth),
+        Value::Object(map) => check_object(root, obj, map, path, errors, depth),
+        Value::Array(items) => check_array(root, obj, items, path, errors, depth),
         Value::String(s) => check_string(obj, s, path, errors),
         Value::Number(_) => check_number(obj, value, path, errors),
         _ => {}
@@ -157,18 +195,18 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<ArgError>, 
 
     if let Some(Value::Array(all)) = obj.get("allOf") {
         for sub in all {
-            check(sub, value, path, errors, depth + 1);
+            check(root, sub, value, path, errors, depth + 1);
         }
     }
     if let Some(Value::Array(any)) = obj.get("anyOf") {
-        check_alternatives(any, value, path, errors, depth, false);
+        check_alternatives(root, any, value, path, errors, depth, false);
     }
     if let Some(Value::Array(one)) = obj.get("oneOf") {
-        check_alternatives(one, value, path, errors, depth, true);
+        check_alternatives(root, one, value, path, errors, depth, true);
     }
     if let Some(not) = obj.get("not") {
         let mut sub = Vec::new();
-        check(not, value, path, &mut sub, depth + 1);
+        check(root, not, value, path, &mut sub, depth + 1);
         if sub.is_empty() {
             push(errors, path, "matches a schema it must not match");
         }
@@ -176,6 +214,7 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<ArgError>, 
 }
 
 fn check_alternatives(
+    root: &Value,
     options: &[Value],
     value: &Value,
     path: &str,
@@ -187,7 +226,7 @@ fn check_alternatives(
     let mut matched = 0usize;
     for option in options {
         let mut sub = Vec::new();
-        check(option, value, path, &mut sub, depth + 1);
+        check(root, option, value, path, &mut sub, depth + 1);
         if sub.is_empty() {
             matched += 1;
         } else {
@@ -215,6 +254,7 @@ fn check_alternatives(
 }
 
 fn check_object(
+    root: &Value,
     schema: &Map<String, Value>,
     map: &Map<String, Value>,
     path: &str,
@@ -236,7 +276,7 @@ fn check_object(
     for (key, value) in map {
         let child = format!("{path}.{key}");
         match properties.and_then(|p| p.get(key)) {
-            Some(sub) => check(sub, value, &child, errors, depth + 1),
+            Some(sub) => check(root, sub, value, &child, errors, depth + 1),
             None => match schema.get("additionalProperties") {
                 Some(Value::Bool(false)) => {
                     let allowed: Vec<&str> = properties
@@ -252,7 +292,7 @@ fn check_object(
                     }
                     push(errors, &child, message);
                 }
-                Some(sub @ Value::Object(_)) => check(sub, value, &child, errors, depth + 1),
+                Some(sub @ Value::Object(_)) => check(root, sub, value, &child, errors, depth + 1),
                 _ => {}
             },
         }
@@ -278,6 +318,7 @@ fn check_object(
 }
 
 fn check_array(
+    root: &Value,
     schema: &Map<String, Value>,
     items: &[Value],
     path: &str,
@@ -287,13 +328,13 @@ fn check_array(
     match schema.get("items") {
         Some(sub @ (Value::Object(_) | Value::Bool(_))) => {
             for (i, item) in items.iter().enumerate() {
-                check(sub, item, &format!("{path}[{i}]"), errors, depth + 1);
+                check(root, sub, item, &format!("{path}[{i}]"), errors, depth + 1);
             }
         }
         // Draft-4 tuple form: one schema per position.
         Some(Value::Array(subs)) => {
             for (i, (sub, item)) in subs.iter().zip(items).enumerate() {
-                check(sub, item, &format!("{path}[{i}]"), errors, depth + 1);
+                check(root, sub, item, &format!("{path}[{i}]"), errors, depth + 1);
             }
         }
         _ => {}
@@ -435,7 +476,8 @@ fn check_number(
 }
 
 fn type_matches(name: &str, value: &Value) -> bool {
-    match name {
+    // Hand-written specs sometimes capitalise type names ("String", "Integer").
+    match name.to_ascii_lowercase().as_str() {
         "object" | "dict" => value.is_object(),
         "array" | "tuple" => value.is_array(),
         "string" => value.is_string(),
@@ -527,7 +569,6 @@ pub(crate) fn closest<'a>(
     let lower = word.to_lowercase();
     candidates
         .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d > 0 || c.to_lowercase() == lower)
         .filter(|(d, c)| *d <= 2.max(c.chars().count() / 4) && *d < c.chars().count())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -705,6 +746,52 @@ mod tests {
             e,
             vec!["arguments.mode: matches 2 alternatives of a oneOf, expected exactly one"]
         );
+    }
+
+    #[test]
+    fn local_references_resolve() {
+        // The shape pydantic generates: $defs, $ref, and Optional as anyOf with null.
+        let schema = json!({
+            "$defs": {
+                "Unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                "Stop": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+            },
+            "type": "object",
+            "properties": {
+                "unit": {"$ref": "#/$defs/Unit"},
+                "stops": {"type": "array", "items": {"$ref": "#/$defs/Stop"}},
+                "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                "loop": {"$ref": "#"},
+                "lost": {"$ref": "#/$defs/Missing"}
+            }
+        });
+        assert!(
+            errs(
+                schema.clone(),
+                json!({"unit": "celsius", "stops": [{"city": "Rome"}], "note": null, "lost": 1})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            errs(schema.clone(), json!({"unit": "kelvin", "stops": [{}]})),
+            vec![
+                "arguments.stops[0]: missing required property \"city\"",
+                "arguments.unit: expected one of [\"celsius\", \"fahrenheit\"], got \"kelvin\"",
+            ]
+        );
+        // A self-reference recurses only as deep as the value does.
+        assert!(
+            errs(
+                schema.clone(),
+                json!({"loop": {"loop": {"unit": "celsius"}}})
+            )
+            .is_empty()
+        );
+        assert_eq!(errs(schema, json!({"loop": {"unit": 5}})).len(), 1);
+        // Alternatives over self-references would branch without end; the budget stops them.
+        let hostile = json!({"anyOf": [{"$ref": "#"}, {"$ref": "#"}]});
+        let e = errs(hostile, json!({"a": 1}));
+        assert!(!e.is_empty() && e.len() <= 2, "{e:?}");
     }
 
     #[test]

@@ -83,7 +83,8 @@ fn sends_the_openai_request_and_reads_tool_calls() {
     );
     let body = got.json();
     assert_eq!(body["model"], "tiny");
-    assert_eq!(body["temperature"], json!(0.2f32));
+    assert_eq!(body["temperature"], json!(0.2));
+    assert!(got.body.contains("\"temperature\":0.2,"), "{}", got.body);
     assert_eq!(body["max_tokens"], 256);
     assert_eq!(body["stop"], json!(["Observation:"]));
     assert_eq!(body["seed"], 7);
@@ -131,7 +132,7 @@ fn sends_the_openai_request_and_reads_tool_calls() {
 fn plain_text_reply_without_tools_or_key() {
     let (base, requests) = serve(vec![Reply::json(
         200,
-        r#"{"choices":[{"message":{"role":"assistant","content":"Thought: done\nFinal Answer: 4"},"finish_reason":"stop"}]}"#,
+        r#"{"choices":[{"message":{"content":"Thought: done\nFinal Answer: 4"},"finish_reason":"stop"}]}"#,
     )]);
     let client = OpenAiClient::new(&base, "m");
     let resp = client
@@ -299,4 +300,41 @@ fn scripted_model_replays_and_records() {
             .content_str(),
         "x"
     );
+}
+
+#[test]
+fn scripts_load_from_jsonl_with_line_numbered_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("script.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            "\"Thought: I need the weather.\\nAction: get_weather\"\n",
+            "\n",
+            r#"{"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let model = ScriptedModel::load(&path).unwrap();
+    assert_eq!(model.remaining(), 2);
+    let r1 = model.chat(&ChatRequest::new(vec![])).unwrap();
+    assert!(
+        r1.message
+            .content_str()
+            .starts_with("Thought: I need the weather.\nAction")
+    );
+    let r2 = model.chat(&ChatRequest::new(vec![])).unwrap();
+    assert_eq!(r2.message.tool_calls[0].arguments["city"], "Paris");
+
+    std::fs::write(&path, "\"ok\"\n{\"role\": \"user\", \"content\": \"hi\"}\n").unwrap();
+    let err = ScriptedModel::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("script.jsonl:2: a scripted reply must be an assistant message"),
+        "{err}"
+    );
+    std::fs::write(&path, "{oops\n").unwrap();
+    let err = ScriptedModel::load(&path).unwrap_err().to_string();
+    assert!(err.contains("script.jsonl:1: not JSON"), "{err}");
+    assert!(ScriptedModel::load(dir.path().join("missing.jsonl")).is_err());
 }

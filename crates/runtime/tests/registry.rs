@@ -41,6 +41,7 @@ fn builtins_have_valid_described_specs() {
     let dir = tempfile::tempdir().unwrap();
     let reg = registry(dir.path());
     assert_eq!(reg.names(), BUILTINS);
+    assert_eq!(ToolRegistry::builtin_specs().unwrap(), reg.specs());
     for spec in reg.specs() {
         spec.validate().unwrap();
         assert!(
@@ -329,6 +330,10 @@ fn timeouts_and_panics_are_contained() {
         "{}",
         obs.content
     );
+    // An enormous limit is "no limit", not an overflow.
+    let patient = ToolRegistry::new().with_timeout(Duration::MAX);
+    let obs = patient.execute(&call("nothing", json!({})));
+    assert!(obs.is_error && obs.content.contains("unknown tool"));
     // The registry still works after both.
     reg.register(Slow(empty_spec("other"))).unwrap();
     assert_eq!(reg.len(), 2);
@@ -405,5 +410,91 @@ fn subsets_and_check_call() {
     assert!(
         err.contains("available tools: calculator, get_weather"),
         "{err}"
+    );
+}
+
+#[test]
+fn parallel_calls_run_concurrently_under_one_deadline() {
+    let mut reg = ToolRegistry::new().with_timeout(Duration::from_secs(20));
+    let clock = Clock::fixed("2026-03-14T09:30:00Z").unwrap();
+    let late = |ms| {
+        Late(
+            agentune_runtime::tools::GetWeather::new(clock.clone()).unwrap(),
+            Duration::from_millis(ms),
+        )
+    };
+    reg.register(late(700)).unwrap();
+    let calls: Vec<ToolCall> = ["Paris", "Rome", "Oslo", "Tokyo"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            ToolCall::new(
+                "get_weather",
+                json!({"city": c}).as_object().unwrap().clone(),
+            )
+            .with_id(format!("call_{i}"))
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let obs = reg.execute_all(&calls);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "four 700 ms calls took {took:?}: not concurrent"
+    );
+    let ids: Vec<_> = obs
+        .iter()
+        .map(|o| o.tool_call_id.clone().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["call_0", "call_1", "call_2", "call_3"],
+        "results keep call order"
+    );
+    assert!(!obs[0].is_error && !obs[1].is_error && !obs[3].is_error);
+    assert!(
+        obs[2].is_error && obs[2].content.contains("unknown city `Oslo`"),
+        "{}",
+        obs[2].content
+    );
+}
+
+#[test]
+fn fn_tools_can_fail_then_recover() {
+    use agentune_runtime::tools::FnTool;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A flaky service: the first call fails, later ones answer (the loop's reflection case).
+    let calls = AtomicUsize::new(0);
+    let spec = ToolSpec::new(
+        "flaky",
+        "A service that fails once.",
+        json!({"type": "object", "properties": {"q": {"type": "String"}}, "required": ["q"]}),
+    );
+    let mut reg = ToolRegistry::new();
+    reg.register(FnTool::new(spec, move |args: &Map<String, Value>| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            Err(ToolError::Failed("service busy, retry".into()))
+        } else {
+            Ok(format!("answer for {}", args["q"].as_str().unwrap_or("")))
+        }
+    }))
+    .unwrap();
+    let c = ToolCall::new("flaky", json!({"q": "x"}).as_object().unwrap().clone());
+    let first = reg.execute(&c);
+    assert!(first.is_error);
+    assert_eq!(first.content, "Error: service busy, retry");
+    let second = reg.execute(&c);
+    assert!(!second.is_error);
+    assert_eq!(second.content, "answer for x");
+    // Capitalised type names in hand-written specs are understood.
+    let bad = reg.execute(&ToolCall::new(
+        "flaky",
+        json!({"q": 1}).as_object().unwrap().clone(),
+    ));
+    assert!(
+        bad.content
+            .contains("arguments.q: expected String, got integer 1"),
+        "{}",
+        bad.content
     );
 }

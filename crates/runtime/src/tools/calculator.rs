@@ -7,7 +7,7 @@
 use agentune_schema::ToolSpec;
 use serde_json::{Map, Value, json};
 
-use super::{Tool, ToolError, json_text, str_arg};
+use super::{Tool, ToolError, ordered, str_arg};
 
 /// Longest expression accepted.
 const MAX_LEN: usize = 500;
@@ -64,10 +64,10 @@ impl Tool for Calculator {
     fn call(&self, args: &Map<String, Value>) -> Result<String, ToolError> {
         let expression = str_arg(args, "expression")?;
         let result = evaluate(expression).map_err(ToolError::Failed)?;
-        Ok(json_text(&json!({
-            "expression": expression,
-            "result": number_value(result),
-        })))
+        ordered(vec![
+            ("expression", json!(expression)),
+            ("result", json!(number_value(result))),
+        ])
     }
 }
 
@@ -105,8 +105,13 @@ pub fn evaluate(expression: &str) -> Result<f64, String> {
     };
     let value = parser.expr(0)?;
     if let Some(tok) = parser.tokens.get(parser.pos) {
+        let hint = if tok.kind == Kind::Comma {
+            " (commas only separate function arguments; write 1000, not 1,000)"
+        } else {
+            ""
+        };
         return Err(format!(
-            "unexpected {} at position {}",
+            "unexpected {} at position {}{hint}",
             tok.kind.describe(),
             tok.at + 1
         ));
@@ -628,6 +633,11 @@ mod tests {
         assert!(err("import os").contains("unknown name"));
         assert!(err("2; rm -rf /").contains("unexpected character `;`"));
         assert!(err("max()").contains("at least one"));
+        assert!(
+            err("1,000 * 2").contains("not 1,000"),
+            "{}",
+            err("1,000 * 2")
+        );
         assert!(err("sqrt(1, 2)").contains("takes 1 argument"));
         assert!(err("").contains("empty"));
         let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));

@@ -5,7 +5,7 @@
 use agentune_schema::ToolSpec;
 use serde_json::{Map, Value, json};
 
-use super::{Tool, ToolError, json_text, num_arg, round_to, str_arg};
+use super::{Tool, ToolError, num, num_arg, ordered, round_to, str_arg};
 
 /// The date the reference rates are taken to hold on.
 pub const RATE_DATE: &str = "2025-01-02";
@@ -121,15 +121,15 @@ impl Tool for CurrencyConvert {
                 "the amount is too large to convert".into(),
             ));
         }
-        Ok(json_text(&json!({
-            "amount": amount,
-            "from_currency": from,
-            "to_currency": to,
-            "rate": round_to(cross, 6),
-            "result": round_to(result, 2),
-            "rate_date": RATE_DATE,
-            "note": "fixed reference rate, not a live quote",
-        })))
+        ordered(vec![
+            ("amount", num(amount)),
+            ("from_currency", json!(from)),
+            ("to_currency", json!(to)),
+            ("rate", num(round_to(cross, 6))),
+            ("result", num(round_to(result, 2))),
+            ("rate_date", json!(RATE_DATE)),
+            ("note", json!("fixed reference rate, not a live quote")),
+        ])
     }
 }
 
@@ -152,14 +152,14 @@ mod tests {
     #[test]
     fn converts_through_the_dollar() {
         let out = call(100.0, "USD", "CNY").unwrap();
-        assert_eq!(out["result"], json!(730.0));
+        assert_eq!(out["result"], json!(730));
         assert_eq!(out["rate_date"], RATE_DATE);
         let out = call(730.0, "CNY", "USD").unwrap();
-        assert_eq!(out["result"], json!(100.0));
+        assert_eq!(out["result"], json!(100));
         let out = call(100.0, "EUR", "JPY").unwrap();
         assert_eq!(out["result"], json!(16269.43));
         let out = call(0.0, "GBP", "EUR").unwrap();
-        assert_eq!(out["result"], json!(0.0));
+        assert_eq!(out["result"], json!(0));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use agentune_schema::ToolSpec;
 use serde_json::{Map, Value, json};
 
 use super::search::{City, find_city};
-use super::{Tool, ToolError, json_text, opt_int_arg, opt_str_arg, str_arg};
+use super::{Tool, ToolError, opt_int_arg, opt_str_arg, ordered, str_arg};
 
 /// Where "now" comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,7 +152,7 @@ impl Date {
 
     /// The date `days` days after 1970-01-01 (the year may leave 1..9999; callers check).
     pub fn from_days(days: i64) -> Self {
-        let z = days + 719_468;
+        let z = days.saturating_add(719_468);
         let era = z.div_euclid(146_097);
         let doe = z - era * 146_097;
         let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -202,14 +202,20 @@ impl Date {
 
     /// The date `n` days later (earlier for negative `n`), within years 1..9999.
     pub fn add_days(self, n: i64) -> Result<Self, String> {
-        let d = Self::from_days(self.to_days().saturating_add(n));
+        let days = self.to_days().saturating_add(n);
+        // Years 1..9999 span these day numbers; outside them the result is refused before
+        // any calendar arithmetic.
+        if !(-719_162..=2_932_896).contains(&days) {
+            return Err("the result is outside years 1..9999".into());
+        }
+        let d = Self::from_days(days);
         Self::new(d.year, d.month, d.day).map_err(|_| "the result is outside years 1..9999".into())
     }
 
     /// The date `n` months later; the day is clamped to the month's end (Jan 31 + 1 month =
     /// Feb 28 or 29).
     pub fn add_months(self, n: i64) -> Result<Self, String> {
-        let total = i64::from(self.year) * 12 + i64::from(self.month) - 1 + n;
+        let total = (i64::from(self.year) * 12 + i64::from(self.month) - 1).saturating_add(n);
         let year = total.div_euclid(12);
         let month = (total.rem_euclid(12) + 1) as u32;
         if !(1..=9999).contains(&year) {
@@ -379,14 +385,15 @@ impl CurrentDatetime {
             spec: ToolSpec::new(
                 "current_datetime",
                 "Get the current date, time and weekday. Without arguments the answer is in \
-                 UTC; give a time zone as a UTC offset (\"+08:00\", \"UTC-5\") or a city name \
-                 (\"Tokyo\", \"上海\") to get local time there, daylight saving included.",
+                 UTC; give a time zone as a UTC offset (\"+08:00\", \"UTC-5\"), a city name \
+                 (\"Tokyo\", \"上海\") or a time-zone name ending in a known city \
+                 (\"Asia/Tokyo\") to get local time there, daylight saving included.",
                 json!({
                     "type": "object",
                     "properties": {
                         "timezone": {
                             "type": "string",
-                            "description": "A UTC offset such as \"+08:00\" or \"UTC-5\", or a city name. Default: UTC."
+                            "description": "A UTC offset such as \"+08:00\" or \"UTC-5\", a city name, or a zone name such as \"Asia/Tokyo\". Default: UTC."
                         }
                     },
                     "additionalProperties": false
@@ -410,7 +417,9 @@ impl Tool for CurrentDatetime {
                 match parse_offset(tz) {
                     Some(o) => (o, format!("UTC{}", format_offset(o))),
                     None => {
-                        let city = find_city(tz).map_err(|e| {
+                        // IANA names ("Asia/Shanghai", "America/New_York") end with a city.
+                        let name = tz.rsplit('/').next().unwrap_or(tz);
+                        let city = find_city(name).map_err(|e| {
                         ToolError::invalid(
                             "timezone",
                             format!("`{tz}` is neither a UTC offset like +08:00 nor a known city ({e})"),
@@ -425,14 +434,17 @@ impl Tool for CurrentDatetime {
         let date = Date::from_days(local.div_euclid(86_400));
         let secs = local.rem_euclid(86_400);
         let time = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
-        Ok(json_text(&json!({
-            "datetime": format!("{date}T{time}{}", format_offset(offset)),
-            "date": date.to_string(),
-            "time": time,
-            "weekday": date.weekday_name(),
-            "timezone": zone,
-            "utc_offset": format_offset(offset),
-        })))
+        ordered(vec![
+            (
+                "datetime",
+                json!(format!("{date}T{time}{}", format_offset(offset))),
+            ),
+            ("date", json!(date.to_string())),
+            ("time", json!(time)),
+            ("weekday", json!(date.weekday_name())),
+            ("timezone", json!(zone)),
+            ("utc_offset", json!(format_offset(offset))),
+        ])
     }
 }
 
@@ -502,11 +514,11 @@ impl Tool for DateAdd {
             .add_months(years.saturating_mul(12).saturating_add(months))
             .and_then(|d| d.add_days(weeks.saturating_mul(7).saturating_add(days)))
             .map_err(ToolError::Failed)?;
-        Ok(json_text(&json!({
-            "start_date": start.to_string(),
-            "date": out.to_string(),
-            "weekday": out.weekday_name(),
-        })))
+        ordered(vec![
+            ("start_date", json!(start.to_string())),
+            ("date", json!(out.to_string())),
+            ("weekday", json!(out.weekday_name())),
+        ])
     }
 }
 
@@ -575,14 +587,14 @@ impl Tool for DateDiff {
         let start = date_arg(args, "start_date")?;
         let end = date_arg(args, "end_date")?;
         let days = end.to_days() - start.to_days();
-        Ok(json_text(&json!({
-            "start_date": start.to_string(),
-            "end_date": end.to_string(),
-            "days": days,
-            "weeks": days / 7,
-            "remaining_days": days % 7,
-            "working_days": working_days(start, end),
-        })))
+        ordered(vec![
+            ("start_date", json!(start.to_string())),
+            ("end_date", json!(end.to_string())),
+            ("days", json!(days)),
+            ("weeks", json!(days / 7)),
+            ("remaining_days", json!(days % 7)),
+            ("working_days", json!(working_days(start, end))),
+        ])
     }
 }
 
@@ -626,16 +638,16 @@ impl Tool for Weekday {
         let date = date_arg(args, "date")?;
         let i = date.weekday_index();
         let (week_year, week) = date.iso_week();
-        Ok(json_text(&json!({
-            "date": date.to_string(),
-            "weekday": WEEKDAYS[i],
-            "weekday_zh": WEEKDAYS_ZH[i],
-            "iso_weekday": i + 1,
-            "is_weekend": i >= 5,
-            "day_of_year": date.day_of_year(),
-            "iso_week": week,
-            "iso_week_year": week_year,
-        })))
+        ordered(vec![
+            ("date", json!(date.to_string())),
+            ("weekday", json!(WEEKDAYS[i])),
+            ("weekday_zh", json!(WEEKDAYS_ZH[i])),
+            ("iso_weekday", json!(i + 1)),
+            ("is_weekend", json!(i >= 5)),
+            ("day_of_year", json!(date.day_of_year())),
+            ("iso_week", json!(week)),
+            ("iso_week_year", json!(week_year)),
+        ])
     }
 }
 
@@ -698,6 +710,13 @@ mod tests {
         assert_eq!(d("2024-02-29").add_months(12).unwrap(), d("2025-02-28"));
         assert_eq!(d("2026-03-14").add_months(-3).unwrap(), d("2025-12-14"));
         assert!(d("9999-12-01").add_months(1).is_err());
+        assert!(d("2026-01-01").add_months(i64::MAX).is_err());
+        assert!(d("2026-01-01").add_months(i64::MIN).is_err());
+        assert!(d("2026-01-01").add_days(i64::MAX).is_err());
+        assert!(d("2026-01-01").add_days(i64::MIN).is_err());
+        assert_eq!(d("9999-12-30").add_days(1).unwrap(), d("9999-12-31"));
+        let _ = Date::from_days(i64::MAX);
+        let _ = Date::from_days(i64::MIN);
         assert!(d("0001-01-01").add_days(-1).is_err());
     }
 
@@ -779,6 +798,9 @@ mod tests {
         // 2026-03-14 is after the US switch (March 8) and before the EU one (March 29).
         let o = out(&tool, json!({"timezone": "New York"}));
         assert_eq!(o["utc_offset"], "-04:00");
+        let o = out(&tool, json!({"timezone": "America/New_York"}));
+        assert_eq!(o["utc_offset"], "-04:00");
+        assert_eq!(o["timezone"], "New York");
         let o = out(&tool, json!({"timezone": "London"}));
         assert_eq!(o["utc_offset"], "+00:00");
         let o = out(&tool, json!({"timezone": "Sydney"}));

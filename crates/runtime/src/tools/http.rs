@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use agentune_schema::ToolSpec;
+use agentune_schema::{Error as SchemaError, ToolSpec};
 use serde_json::{Map, Value};
 
 use super::{Tool, ToolError};
@@ -129,41 +129,52 @@ impl Tool for HttpTool {
 }
 
 /// Reads an MCP-style tool list: `{"tools": [{"name", "description", "inputSchema"}]}` (a
-/// bare array of such entries is accepted too). Errors name the entry and field.
+/// bare array of such entries is accepted too). Errors name the entry and field, e.g.
+/// `invalid MCP tool list: tools[2].inputSchema: ...`.
 pub fn tools_from_mcp_list(value: &Value) -> Result<Vec<ToolSpec>> {
-    let list = match value {
-        Value::Array(list) => list,
-        Value::Object(obj) => {
-            obj.get("tools")
-                .and_then(Value::as_array)
-                .ok_or_else(|| Error::Data {
-                    file: "MCP tool list".into(),
-                    line: 1,
-                    message: "expected an object with a `tools` array".into(),
-                })?
-        }
+    const WHAT: &str = "MCP tool list";
+    let (list, key) = match value {
+        Value::Array(list) => (list, ""),
+        Value::Object(obj) => match obj.get("tools") {
+            Some(Value::Array(list)) => (list, "tools"),
+            _ => {
+                return Err(
+                    SchemaError::invalid(WHAT, "tools", "expected an array of tools").into(),
+                );
+            }
+        },
         _ => {
-            return Err(Error::Data {
-                file: "MCP tool list".into(),
-                line: 1,
-                message: "expected an object with a `tools` array".into(),
-            });
+            return Err(
+                SchemaError::invalid(WHAT, "", "expected an object with a `tools` array").into(),
+            );
         }
     };
     let mut specs: Vec<ToolSpec> = Vec::with_capacity(list.len());
     for (i, entry) in list.iter().enumerate() {
-        let bad = |message: String| Error::ToolSetup {
-            name: format!("tools[{i}]"),
-            message,
+        let at = |field: &str| {
+            let head = if key.is_empty() {
+                format!("[{i}]")
+            } else {
+                format!("{key}[{i}]")
+            };
+            if field.is_empty() {
+                head
+            } else {
+                format!("{head}.{field}")
+            }
         };
         let name = entry
             .get("name")
             .and_then(Value::as_str)
-            .ok_or_else(|| bad("`name` is missing or not a string".into()))?;
+            .ok_or_else(|| SchemaError::invalid(WHAT, &at("name"), "missing or not a string"))?;
         let description = match entry.get("description") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(bad("`description` must be a string".into())),
+            Some(_) => {
+                return Err(
+                    SchemaError::invalid(WHAT, &at("description"), "must be a string").into(),
+                );
+            }
         };
         let schema = match entry
             .get("inputSchema")
@@ -171,7 +182,11 @@ pub fn tools_from_mcp_list(value: &Value) -> Result<Vec<ToolSpec>> {
         {
             None | Some(Value::Null) => None,
             Some(s @ Value::Object(_)) => Some(s.clone()),
-            Some(_) => return Err(bad("`inputSchema` must be an object".into())),
+            Some(_) => {
+                return Err(
+                    SchemaError::invalid(WHAT, &at("inputSchema"), "must be an object").into(),
+                );
+            }
         };
         let spec = ToolSpec {
             name: name.to_owned(),
@@ -179,9 +194,15 @@ pub fn tools_from_mcp_list(value: &Value) -> Result<Vec<ToolSpec>> {
             parameters: schema,
             strict: None,
         };
-        spec.validate().map_err(|e| bad(format!("`{name}`: {e}")))?;
+        spec.validate()
+            .map_err(|e| SchemaError::invalid(WHAT, &at(""), format!("tool `{name}`: {e}")))?;
         if specs.iter().any(|s| s.name == spec.name) {
-            return Err(bad(format!("duplicate tool name `{name}`")));
+            return Err(SchemaError::invalid(
+                WHAT,
+                &at("name"),
+                format!("duplicate tool name `{name}`"),
+            )
+            .into());
         }
         specs.push(spec);
     }

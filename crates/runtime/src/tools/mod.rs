@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agentune_schema::{Observation, ToolCall, ToolSpec};
 use serde_json::{Map, Value};
@@ -27,13 +27,14 @@ use crate::{Error, Result};
 pub use calculator::{Calculator, evaluate};
 pub use currency::{CurrencyConvert, RATE_DATE, usd_rates};
 pub use datetime::{Clock, CurrentDatetime, Date, DateAdd, DateDiff, Weekday};
-pub use http::{HttpTool, tools_from_mcp_list};
+pub use http::{DEFAULT_HTTP_TIMEOUT, HttpTool, MAX_OBSERVATION_CHARS, tools_from_mcp_list};
 pub use notes::{DeleteNote, ListNotes, MAX_NOTE_BYTES, MAX_NOTES, NoteStore, ReadNote, WriteNote};
 pub use search::{
-    Bm25Index, City, Knowledge, LookupKnowledge, Place, SearchPlaces, cities, tokenize,
+    Bm25Index, CATEGORIES, City, Climate, Knowledge, LookupKnowledge, PRICES, Place, SearchPlaces,
+    cities, find_city, knowledge, places, tokenize,
 };
-pub use units::{ConvertUnits, convert};
-pub use weather::{GetForecast, GetWeather, simulate_day};
+pub use units::{Conversion, ConvertUnits, convert};
+pub use weather::{DayWeather, GetForecast, GetWeather, simulate_day, sun_times};
 
 /// Why a tool call failed. The message is shown to the model, so it says what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +75,44 @@ pub trait Tool: Send + Sync + std::fmt::Debug {
     fn spec(&self) -> &ToolSpec;
     /// Runs the tool.
     fn call(&self, args: &Map<String, Value>) -> Result<String, ToolError>;
+}
+
+/// A tool made of a spec and a function: for tools defined in code (tests, small custom
+/// tools) without a type of their own.
+pub struct FnTool<F> {
+    spec: ToolSpec,
+    f: F,
+}
+
+impl<F> FnTool<F>
+where
+    F: Fn(&Map<String, Value>) -> Result<String, ToolError> + Send + Sync,
+{
+    /// A tool with this spec that runs `f`.
+    pub fn new(spec: ToolSpec, f: F) -> Self {
+        Self { spec, f }
+    }
+}
+
+impl<F> std::fmt::Debug for FnTool<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnTool")
+            .field("name", &self.spec.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> Tool for FnTool<F>
+where
+    F: Fn(&Map<String, Value>) -> Result<String, ToolError> + Send + Sync,
+{
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    fn call(&self, args: &Map<String, Value>) -> Result<String, ToolError> {
+        (self.f)(args)
+    }
 }
 
 /// The default limit on one tool call.
@@ -130,6 +169,29 @@ impl ToolRegistry {
         reg.register(ListNotes::new(Arc::clone(&store)))?;
         reg.register(DeleteNote::new(store))?;
         Ok(reg)
+    }
+
+    /// The specs of every built-in tool, in the order [`ToolRegistry::builtin`] lists them,
+    /// without creating a note store (for prompts, data generation and listings).
+    pub fn builtin_specs() -> Result<Vec<ToolSpec>> {
+        let clock = Clock::System;
+        Ok(vec![
+            Calculator::new().spec().clone(),
+            ConvertUnits::new().spec().clone(),
+            CurrencyConvert::new().spec().clone(),
+            CurrentDatetime::new(clock.clone()).spec().clone(),
+            DateAdd::new().spec().clone(),
+            DateDiff::new().spec().clone(),
+            Weekday::new().spec().clone(),
+            GetWeather::new(clock.clone())?.spec().clone(),
+            GetForecast::new(clock)?.spec().clone(),
+            SearchPlaces::new()?.spec().clone(),
+            LookupKnowledge::new()?.spec().clone(),
+            WriteNote::tool_spec(),
+            ReadNote::tool_spec(),
+            ListNotes::tool_spec(),
+            DeleteNote::tool_spec(),
+        ])
     }
 
     /// The same registry with another per-call timeout.
@@ -229,31 +291,49 @@ impl ToolRegistry {
     /// schema, tool errors, timeouts and panics all become observations with `is_error`
     /// set and a message saying what went wrong.
     pub fn execute(&self, call: &ToolCall) -> Observation {
-        let observation = |content: String, is_error: bool| Observation {
-            tool_call_id: call.id.clone(),
-            name: call.name.clone(),
-            content,
-            is_error,
-        };
-        if let Err(message) = self.check_call(call) {
-            tracing::debug!(tool = %call.name, %message, "rejected tool call");
-            return observation(format!("Error: {message}"), true);
-        }
-        let Some(tool) = self.tools.get(&call.name).cloned() else {
-            return observation(format!("Error: {}", self.unknown_tool(&call.name)), true);
-        };
-        match run_with_timeout(tool, call.arguments.clone(), self.timeout) {
-            Ok(text) => observation(text, false),
-            Err(message) => {
-                tracing::debug!(tool = %call.name, %message, "tool call failed");
-                observation(format!("Error: {message}"), true)
-            }
-        }
+        self.execute_all(std::slice::from_ref(call))
+            .pop()
+            .unwrap_or_else(|| error_observation(call, "the call produced no result".into()))
     }
 
-    /// Runs several calls (one step's parallel calls), in order.
+    /// Runs one step's calls concurrently (each on its own thread, all under the same
+    /// deadline) and returns their observations in call order.
     pub fn execute_all(&self, calls: &[ToolCall]) -> Vec<Observation> {
-        calls.iter().map(|c| self.execute(c)).collect()
+        let now = Instant::now();
+        // A huge timeout means "wait as long as it takes"; Instant arithmetic must not overflow.
+        let deadline = now
+            .checked_add(self.timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
+        let pending: Vec<Result<Pending, String>> = calls
+            .iter()
+            .map(|call| {
+                self.check_call(call)?;
+                let tool = self
+                    .tools
+                    .get(&call.name)
+                    .cloned()
+                    .ok_or_else(|| self.unknown_tool(&call.name))?;
+                spawn_call(tool, call.arguments.clone())
+            })
+            .collect();
+        calls
+            .iter()
+            .zip(pending)
+            .map(
+                |(call, p)| match p.and_then(|p| p.wait(deadline, self.timeout)) {
+                    Ok(text) => Observation {
+                        tool_call_id: call.id.clone(),
+                        name: call.name.clone(),
+                        content: text,
+                        is_error: false,
+                    },
+                    Err(message) => {
+                        tracing::debug!(tool = %call.name, %message, "tool call failed");
+                        error_observation(call, message)
+                    }
+                },
+            )
+            .collect()
     }
 
     fn unknown_tool(&self, name: &str) -> String {
@@ -268,45 +348,66 @@ impl ToolRegistry {
     }
 }
 
-/// Runs the tool on a worker thread and waits at most `timeout`. A tool still running after
-/// the timeout is abandoned (its thread finishes in the background; its result is dropped).
-fn run_with_timeout(
-    tool: Arc<dyn Tool>,
-    args: Map<String, Value>,
-    timeout: Duration,
-) -> Result<String, String> {
+fn error_observation(call: &ToolCall, message: String) -> Observation {
+    Observation {
+        tool_call_id: call.id.clone(),
+        name: call.name.clone(),
+        content: format!("Error: {message}"),
+        is_error: true,
+    }
+}
+
+type Outcome = std::thread::Result<Result<String, ToolError>>;
+
+/// A tool call running on its worker thread.
+struct Pending {
+    name: String,
+    rx: mpsc::Receiver<Outcome>,
+}
+
+/// Starts the tool on a worker thread. A tool still running when its caller stops waiting is
+/// abandoned: its thread finishes in the background and its result is dropped.
+fn spawn_call(tool: Arc<dyn Tool>, args: Map<String, Value>) -> Result<Pending, String> {
     let name = tool.spec().name.clone();
     let (tx, rx) = mpsc::channel();
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name(format!("tool-{name}"))
         .spawn(move || {
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tool.call(&args)));
             // The receiver is gone after a timeout; nothing is left to tell.
             let _ = tx.send(outcome);
-        });
-    if let Err(e) = spawned {
-        return Err(format!("tool `{name}` could not start: {e}"));
-    }
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(Ok(text))) => Ok(text),
-        Ok(Ok(Err(e))) => Err(e.to_string()),
-        Ok(Err(payload)) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown cause".into());
-            Err(format!(
-                "tool `{name}` crashed ({what}); try different arguments or another tool"
-            ))
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
-            "tool `{name}` timed out after {}; try again later or with a smaller request",
-            human_duration(timeout)
-        )),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(format!("tool `{name}` stopped without a result"))
+        })
+        .map_err(|e| format!("tool `{name}` could not start: {e}"))?;
+    Ok(Pending { name, rx })
+}
+
+impl Pending {
+    /// Waits for the result until `deadline` (`limit` is the configured timeout, for the
+    /// message).
+    fn wait(self, deadline: Instant, limit: Duration) -> Result<String, String> {
+        let name = self.name;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.rx.recv_timeout(left) {
+            Ok(Ok(Ok(text))) => Ok(text),
+            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Err(payload)) => {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown cause".into());
+                Err(format!(
+                    "tool `{name}` crashed ({what}); try different arguments or another tool"
+                ))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                "tool `{name}` timed out after {}; try again later or with a smaller request",
+                human_duration(limit)
+            )),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(format!("tool `{name}` stopped without a result"))
+            }
         }
     }
 }
@@ -322,6 +423,63 @@ fn human_duration(d: Duration) -> String {
 /// Serializes a tool's JSON result compactly (the observation text of built-ins).
 pub(crate) fn json_text(value: &Value) -> String {
     value.to_string()
+}
+
+/// Serializes a result struct compactly, keeping its field order (the order a reader expects:
+/// city before date before condition...).
+pub(crate) fn json_out<T: serde::Serialize>(value: &T) -> Result<String, ToolError> {
+    serde_json::to_string(value)
+        .map_err(|e| ToolError::Failed(format!("cannot encode the result: {e}")))
+}
+
+/// A JSON object whose keys keep the order they are listed in (serde_json's own map sorts
+/// them, which puts `chance_of_rain` before `city`).
+pub(crate) struct Ordered(pub Vec<(&'static str, Field)>);
+
+/// A value inside an [`Ordered`] object: plain JSON, or a list of ordered objects.
+pub(crate) enum Field {
+    Json(Value),
+    Objects(Vec<Ordered>),
+}
+
+impl Ordered {
+    /// An object of plain JSON values.
+    pub(crate) fn new(fields: Vec<(&'static str, Value)>) -> Self {
+        Self(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, Field::Json(v)))
+                .collect(),
+        )
+    }
+}
+
+impl serde::Serialize for Ordered {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            match v {
+                Field::Json(v) => map.serialize_entry(k, v)?,
+                Field::Objects(list) => map.serialize_entry(k, list)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// An observation text from `(key, value)` pairs, in that order.
+pub(crate) fn ordered(fields: Vec<(&'static str, Value)>) -> Result<String, ToolError> {
+    json_out(&Ordered::new(fields))
+}
+
+/// A number as JSON: integral values print without a decimal point (`21`, not `21.0`).
+pub(crate) fn num(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        Value::from(x as i64)
+    } else {
+        Value::from(x)
+    }
 }
 
 /// A required string argument (the schema has checked presence and type; this is defensive).

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use agentune_schema::ToolSpec;
 use serde_json::{Map, Value, json};
 
-use super::{Tool, ToolError, json_text, str_arg};
+use super::{Tool, ToolError, json_text, ordered, str_arg};
 use crate::{Error, Result};
 
 /// Largest note, in bytes.
@@ -316,26 +316,31 @@ impl WriteNote {
     /// The tool on `store`.
     pub fn new(store: Arc<NoteStore>) -> Self {
         Self {
-            spec: ToolSpec::new(
-                "write_note",
-                format!(
-                    "Save a text note in the private note store (creates it, replaces it, or \
-                     appends to it with append=true). Notes are at most {} KiB.",
-                    MAX_NOTE_BYTES / 1024
-                ),
-                json!({
-                    "type": "object",
-                    "properties": {
-                        "name": name_schema(),
-                        "content": {"type": "string", "maxLength": MAX_NOTE_BYTES, "description": "The text to save."},
-                        "append": {"type": "boolean", "description": "Add to the end of an existing note instead of replacing it (default false)."}
-                    },
-                    "required": ["name", "content"],
-                    "additionalProperties": false
-                }),
-            ),
+            spec: Self::tool_spec(),
             store,
         }
+    }
+
+    /// The spec alone (no store needed).
+    pub fn tool_spec() -> ToolSpec {
+        ToolSpec::new(
+            "write_note",
+            format!(
+                "Save a text note in the private note store (creates it, replaces it, or \
+                     appends to it with append=true). Notes are at most {} KiB.",
+                MAX_NOTE_BYTES / 1024
+            ),
+            json!({
+                "type": "object",
+                "properties": {
+                    "name": name_schema(),
+                    "content": {"type": "string", "maxLength": MAX_NOTE_BYTES, "description": "The text to save."},
+                    "append": {"type": "boolean", "description": "Add to the end of an existing note instead of replacing it (default false)."}
+                },
+                "required": ["name", "content"],
+                "additionalProperties": false
+            }),
+        )
     }
 }
 
@@ -349,9 +354,11 @@ impl Tool for WriteNote {
         let content = str_arg(args, "content")?;
         let append = args.get("append").and_then(Value::as_bool).unwrap_or(false);
         let bytes = self.store.write(name, content, append)?;
-        Ok(json_text(
-            &json!({"saved": name, "bytes": bytes, "appended": append}),
-        ))
+        ordered(vec![
+            ("saved", json!(name)),
+            ("bytes", json!(bytes)),
+            ("appended", json!(append)),
+        ])
     }
 }
 
@@ -359,18 +366,23 @@ impl ReadNote {
     /// The tool on `store`.
     pub fn new(store: Arc<NoteStore>) -> Self {
         Self {
-            spec: ToolSpec::new(
-                "read_note",
-                "Read a note from the private note store.",
-                json!({
-                    "type": "object",
-                    "properties": {"name": name_schema()},
-                    "required": ["name"],
-                    "additionalProperties": false
-                }),
-            ),
+            spec: Self::tool_spec(),
             store,
         }
+    }
+
+    /// The spec alone (no store needed).
+    pub fn tool_spec() -> ToolSpec {
+        ToolSpec::new(
+            "read_note",
+            "Read a note from the private note store.",
+            json!({
+                "type": "object",
+                "properties": {"name": name_schema()},
+                "required": ["name"],
+                "additionalProperties": false
+            }),
+        )
     }
 }
 
@@ -382,7 +394,7 @@ impl Tool for ReadNote {
     fn call(&self, args: &Map<String, Value>) -> Result<String, ToolError> {
         let name = str_arg(args, "name")?.trim();
         let content = self.store.read(name)?;
-        Ok(json_text(&json!({"name": name, "content": content})))
+        ordered(vec![("name", json!(name)), ("content", json!(content))])
     }
 }
 
@@ -390,13 +402,18 @@ impl ListNotes {
     /// The tool on `store`.
     pub fn new(store: Arc<NoteStore>) -> Self {
         Self {
-            spec: ToolSpec::new(
-                "list_notes",
-                "List the notes in the private note store with their sizes in bytes.",
-                json!({"type": "object", "properties": {}, "additionalProperties": false}),
-            ),
+            spec: Self::tool_spec(),
             store,
         }
+    }
+
+    /// The spec alone (no store needed).
+    pub fn tool_spec() -> ToolSpec {
+        ToolSpec::new(
+            "list_notes",
+            "List the notes in the private note store with their sizes in bytes.",
+            json!({"type": "object", "properties": {}, "additionalProperties": false}),
+        )
     }
 }
 
@@ -420,18 +437,23 @@ impl DeleteNote {
     /// The tool on `store`.
     pub fn new(store: Arc<NoteStore>) -> Self {
         Self {
-            spec: ToolSpec::new(
-                "delete_note",
-                "Delete a note from the private note store.",
-                json!({
-                    "type": "object",
-                    "properties": {"name": name_schema()},
-                    "required": ["name"],
-                    "additionalProperties": false
-                }),
-            ),
+            spec: Self::tool_spec(),
             store,
         }
+    }
+
+    /// The spec alone (no store needed).
+    pub fn tool_spec() -> ToolSpec {
+        ToolSpec::new(
+            "delete_note",
+            "Delete a note from the private note store.",
+            json!({
+                "type": "object",
+                "properties": {"name": name_schema()},
+                "required": ["name"],
+                "additionalProperties": false
+            }),
+        )
     }
 }
 

@@ -9,7 +9,7 @@ use agentune_schema::ToolSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Tool, ToolError, json_text, opt_int_arg, opt_str_arg, str_arg};
+use super::{Field, Ordered, Tool, ToolError, json_out, opt_int_arg, opt_str_arg, str_arg};
 use crate::{Error, Result};
 
 const CITIES_FILE: &str = "data/cities.jsonl";
@@ -107,6 +107,13 @@ pub struct Knowledge {
     pub lang: String,
 }
 
+/// Price levels, cheapest first.
+pub const PRICES: &[&str] = &["free", "$", "$$", "$$$"];
+
+fn price_rank(price: &str) -> Option<usize> {
+    PRICES.iter().position(|p| *p == price)
+}
+
 /// The place categories.
 pub const CATEGORIES: &[&str] = &[
     "park",
@@ -195,6 +202,16 @@ pub fn cities() -> Result<&'static [City]> {
     Ok(&datasets()?.cities)
 }
 
+/// The bundled places (`data/places.jsonl`).
+pub fn places() -> Result<&'static [Place]> {
+    Ok(&datasets()?.places)
+}
+
+/// The bundled knowledge entries (`data/knowledge.jsonl`).
+pub fn knowledge() -> Result<&'static [Knowledge]> {
+    Ok(&datasets()?.knowledge)
+}
+
 /// Lower-cased, trimmed, without a trailing "city" / "市".
 fn normalise_city(name: &str) -> String {
     let lower = name.trim().to_lowercase();
@@ -203,8 +220,9 @@ fn normalise_city(name: &str) -> String {
     lower.trim().replace(['-', '_'], " ")
 }
 
-/// Finds a bundled city by English or Chinese name, alias or id; the error says what is known.
-pub(crate) fn find_city(name: &str) -> std::result::Result<&'static City, String> {
+/// Finds a bundled city by English or Chinese name, alias or id (case, spaces, a trailing
+/// "city" or "市" do not matter); the error says what is known and suggests a close name.
+pub fn find_city(name: &str) -> std::result::Result<&'static City, String> {
     let all = cities().map_err(|e| e.to_string())?;
     let key = normalise_city(name);
     if key.is_empty() {
@@ -246,7 +264,27 @@ fn is_cjk(c: char) -> bool {
         0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
-/// Splits text into index terms: lower-cased English words (stop words dropped, a plural `s`
+/// A light English plural stemmer: cities -> city, beaches -> beach, parks -> park.
+fn stem(w: String) -> String {
+    if !w.is_ascii() || w.len() <= 3 {
+        return w;
+    }
+    if w.len() > 4 && w.ends_with("ies") {
+        return format!("{}y", &w[..w.len() - 3]);
+    }
+    if ["ches", "shes", "sses", "xes"]
+        .iter()
+        .any(|e| w.ends_with(e))
+    {
+        return w[..w.len() - 2].to_owned();
+    }
+    if w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") {
+        return w[..w.len() - 1].to_owned();
+    }
+    w
+}
+
+/// Splits text into index terms: lower-cased English words (stop words dropped, plurals
 /// removed) and, for Chinese, the bigrams of each run of CJK characters (a lone character is
 /// kept as itself).
 pub fn tokenize(text: &str) -> Vec<String> {
@@ -257,12 +295,7 @@ pub fn tokenize(text: &str) -> Vec<String> {
         if !word.is_empty() {
             let w = std::mem::take(word);
             if !STOPWORDS.contains(&w.as_str()) {
-                let stem = if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
-                    w[..w.len() - 1].to_owned()
-                } else {
-                    w
-                };
-                out.push(stem);
+                out.push(stem(w));
             }
         }
     };
@@ -415,14 +448,16 @@ impl SearchPlaces {
                 "Search points of interest (parks, campsites, hiking trails, beaches, museums, \
                  sights, temples, restaurants, cafes, shopping, nightlife) by keywords, \
                  optionally within one city and one category. Returns the best matches with a \
-                 short description, rating (1-5) and price level. Works with English or Chinese \
-                 keywords and city names.",
+                 short description, rating (1-5) and price level; can be limited to a price level \
+                 and a minimum rating. Works with English or Chinese keywords and city names.",
                 json!({
                     "type": "object",
                     "properties": {
                         "query": {"type": "string", "minLength": 1, "description": "Keywords, e.g. \"lake walk\" or \"烤鸭\"."},
                         "city": {"type": "string", "description": "City name in English or Chinese, e.g. \"Hangzhou\" or \"杭州\"."},
                         "category": {"type": "string", "enum": CATEGORIES, "description": "Only places of this kind."},
+                        "max_price": {"type": "string", "enum": PRICES, "description": "Only places at this price level or cheaper (\"free\" < \"$\" < \"$$\" < \"$$$\")."},
+                        "min_rating": {"type": "number", "minimum": 1, "maximum": 5, "description": "Only places rated at least this (1 to 5)."},
                         "limit": {"type": "integer", "minimum": 1, "maximum": 10, "description": "Most results to return (default 5)."}
                     },
                     "required": ["query"],
@@ -448,44 +483,63 @@ impl Tool for SearchPlaces {
         };
         let category = opt_str_arg(args, "category");
         let limit = opt_int_arg(args, "limit")?.unwrap_or(5).clamp(1, 10) as usize;
+        let max_price = opt_str_arg(args, "max_price").and_then(price_rank);
+        let min_rating = args.get("min_rating").and_then(Value::as_f64);
         let keep = |i: usize| {
             let p = &self.places[i];
-            city.is_none_or(|c| c.id == p.city) && category.is_none_or(|k| k == p.category)
+            city.is_none_or(|c| c.id == p.city)
+                && category.is_none_or(|k| k == p.category)
+                && max_price.is_none_or(|m| price_rank(&p.price).is_some_and(|r| r <= m))
+                && min_rating.is_none_or(|m| p.rating >= m)
         };
         let mut hits = self.index.search(query, keep, limit);
-        // A city and category with no keyword match still has places: list the best rated.
-        if hits.is_empty() && (city.is_some() || category.is_some()) {
+        // Filters with no keyword match still select places: list the best rated.
+        let filtered =
+            city.is_some() || category.is_some() || max_price.is_some() || min_rating.is_some();
+        if hits.is_empty() && filtered {
             let mut all: Vec<usize> = (0..self.places.len()).filter(|i| keep(*i)).collect();
             all.sort_by(|a, b| self.places[*b].rating.total_cmp(&self.places[*a].rating));
             hits = all.into_iter().take(limit).map(|i| (i, 0.0)).collect();
         }
         let cities = cities().map_err(|e| ToolError::Failed(e.to_string()))?;
-        let results: Vec<Value> = hits
+        let results: Vec<Ordered> = hits
             .iter()
             .map(|(i, _)| {
                 let p = &self.places[*i];
                 let c = cities.iter().find(|c| c.id == p.city);
-                json!({
-                    "name": p.name,
-                    "name_zh": p.name_zh,
-                    "city": c.map_or(p.city.as_str(), |c| c.name.as_str()),
-                    "category": p.category,
-                    "description": p.description,
-                    "rating": p.rating,
-                    "price": p.price,
-                    "tags": p.tags,
-                })
+                let mut fields = vec![("name", json!(p.name))];
+                if let Some(zh) = &p.name_zh {
+                    fields.push(("name_zh", json!(zh)));
+                }
+                fields.extend([
+                    (
+                        "city",
+                        json!(c.map_or(p.city.as_str(), |c| c.name.as_str())),
+                    ),
+                    ("category", json!(p.category)),
+                    ("description", json!(p.description)),
+                    ("rating", json!(p.rating)),
+                    ("price", json!(p.price)),
+                    ("tags", json!(p.tags)),
+                ]);
+                Ordered::new(fields)
             })
             .collect();
-        let mut out = json!({"query": query, "count": results.len(), "results": results});
+        let mut out = vec![("query", Field::Json(json!(query)))];
         if let Some(c) = city {
-            out["city"] = json!(c.name);
+            out.push(("city", Field::Json(json!(c.name))));
         }
+        out.push(("count", Field::Json(json!(results.len()))));
         if results.is_empty() {
-            out["message"] =
-                json!("no place matched; try other keywords, another category or no city");
+            out.push((
+                "message",
+                Field::Json(json!(
+                    "no place matched; try other keywords, another category or no city"
+                )),
+            ));
         }
-        Ok(json_text(&out))
+        out.push(("results", Field::Objects(results)));
+        json_out(&Ordered(out))
     }
 }
 
@@ -538,18 +592,29 @@ impl Tool for LookupKnowledge {
         let query = str_arg(args, "query")?;
         let limit = opt_int_arg(args, "limit")?.unwrap_or(3).clamp(1, 5) as usize;
         let hits = self.index.search(query, |_| true, limit);
-        let results: Vec<Value> = hits
+        let results: Vec<Ordered> = hits
             .iter()
             .map(|(i, score)| {
                 let k = &self.entries[*i];
-                json!({"title": k.title, "text": k.text, "score": super::round_to(*score, 2)})
+                Ordered::new(vec![
+                    ("title", json!(k.title)),
+                    ("text", json!(k.text)),
+                    ("score", json!(super::round_to(*score, 2))),
+                ])
             })
             .collect();
-        let mut out = json!({"query": query, "count": results.len(), "results": results});
+        let mut out = vec![
+            ("query", Field::Json(json!(query))),
+            ("count", Field::Json(json!(results.len()))),
+        ];
         if results.is_empty() {
-            out["message"] = json!("nothing relevant found in the reference");
+            out.push((
+                "message",
+                Field::Json(json!("nothing relevant found in the reference")),
+            ));
         }
-        Ok(json_text(&out))
+        out.push(("results", Field::Objects(results)));
+        json_out(&Ordered(out))
     }
 }
 
@@ -562,6 +627,10 @@ mod tests {
     #[test]
     fn tokenizer_handles_english_and_chinese() {
         assert_eq!(tokenize("The Parks of Paris!"), vec!["park", "pari"]);
+        assert_eq!(
+            tokenize("beaches cities glasses museums campus"),
+            vec!["beach", "city", "glass", "museum", "campus"]
+        );
         assert_eq!(
             tokenize("西湖边的公园"),
             vec!["西湖", "湖边", "边的", "的公", "公园"]
@@ -682,6 +751,31 @@ mod tests {
         );
         let n = out["count"].as_u64().unwrap();
         assert!((3..=10).contains(&n), "{out}");
+        let out = call(
+            &tool,
+            json!({"query": "museum", "city": "Beijing", "max_price": "free", "min_rating": 4.5}),
+        );
+        let results = out["results"].as_array().unwrap();
+        assert!(!results.is_empty(), "{out}");
+        for r in results {
+            assert_eq!(r["price"], "free", "{r}");
+            assert!(r["rating"].as_f64().unwrap() >= 4.5, "{r}");
+        }
+        let out = call(
+            &tool,
+            json!({"query": "zzzz", "city": "Beijing", "max_price": "$"}),
+        );
+        let results = out["results"].as_array().unwrap();
+        assert!(
+            !results.is_empty(),
+            "filters alone still select places: {out}"
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| r["price"] == "free" || r["price"] == "$"),
+            "{out}"
+        );
         let out = call(&tool, json!({"query": "zzzz qqqq"}));
         assert_eq!(out["count"], 0);
         assert!(out["message"].is_string());

@@ -5,7 +5,7 @@
 use agentune_schema::ToolSpec;
 use serde_json::{Map, Value, json};
 
-use super::{Tool, ToolError, json_text, num_arg, str_arg};
+use super::{Tool, ToolError, num, num_arg, ordered, str_arg};
 
 /// One unit: its canonical symbol, category, factor to the base unit, and the names it is
 /// known by (matched case-insensitively, spaces and dots ignored).
@@ -564,13 +564,13 @@ impl Tool for ConvertUnits {
             str_arg(args, "from_unit")?,
             str_arg(args, "to_unit")?,
         )?;
-        Ok(json_text(&json!({
-            "value": value,
-            "from_unit": c.from,
-            "to_unit": c.to,
-            "result": tidy(c.result),
-            "category": c.category,
-        })))
+        ordered(vec![
+            ("value", num(value)),
+            ("from_unit", json!(c.from)),
+            ("to_unit", json!(c.to)),
+            ("result", num(tidy(c.result))),
+            ("category", json!(c.category)),
+        ])
     }
 }
 

@@ -6,12 +6,13 @@
 //! summers in Rome. Tool descriptions and every answer say that the data are simulated.
 
 use agentune_schema::ToolSpec;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::datetime::{Clock, Date, city_offset};
 use super::search::{City, find_city};
 use super::{
-    Tool, ToolError, json_text, opt_int_arg, opt_str_arg, round_to, stable_hash, str_arg,
+    Tool, ToolError, json_out, num, opt_int_arg, opt_str_arg, round_to, stable_hash, str_arg,
     unit_from_hash,
 };
 use crate::Result;
@@ -129,26 +130,107 @@ fn unit_schema() -> Value {
     json!({"type": "string", "enum": ["celsius", "fahrenheit"], "description": "Temperature unit (default celsius)."})
 }
 
-fn day_json(day: &DayWeather, fahrenheit: bool) -> Value {
+/// One day as the tools report it (fields in reading order).
+#[derive(Serialize)]
+struct DayOut {
+    date: String,
+    weekday: &'static str,
+    condition: &'static str,
+    condition_zh: &'static str,
+    temp_high: Value,
+    temp_low: Value,
+    humidity: u32,
+    wind_kph: Value,
+    precipitation_mm: Value,
+    chance_of_rain: u32,
+    sunrise: Option<String>,
+    sunset: Option<String>,
+}
+
+/// Sunrise and sunset in local time (`HH:MM`) for a city on a date, from the standard solar
+/// position approximation (equation of time and declination as Fourier series of the day of
+/// the year; a solar depression of 0.833° for refraction and the sun's radius). Accurate to a
+/// few minutes. `None` for a day without sunrise or sunset (polar day or night).
+pub fn sun_times(city: &City, date: Date) -> (Option<String>, Option<String>) {
+    use std::f64::consts::PI;
+    let gamma = 2.0 * PI / 365.0 * (date.day_of_year() as f64 - 1.0);
+    let eq_time = 229.18
+        * (0.000075 + 0.001868 * gamma.cos()
+            - 0.032077 * gamma.sin()
+            - 0.014615 * (2.0 * gamma).cos()
+            - 0.040849 * (2.0 * gamma).sin());
+    let decl = 0.006918 - 0.399912 * gamma.cos() + 0.070257 * gamma.sin()
+        - 0.006758 * (2.0 * gamma).cos()
+        + 0.000907 * (2.0 * gamma).sin()
+        - 0.002697 * (3.0 * gamma).cos()
+        + 0.00148 * (3.0 * gamma).sin();
+    let lat = city.lat.to_radians();
+    let cos_ha = 90.833f64.to_radians().cos() / (lat.cos() * decl.cos()) - lat.tan() * decl.tan();
+    if !(-1.0..=1.0).contains(&cos_ha) {
+        return (None, None);
+    }
+    let ha = cos_ha.acos().to_degrees();
+    // Minutes after midnight UTC; the local offset is the one in force at local noon.
+    let noon_unix = date.to_days() * 86_400 + 12 * 3600 - i64::from(city.utc_offset_minutes) * 60;
+    let offset = f64::from(city_offset(city, noon_unix));
+    let clock = |utc_minutes: f64| {
+        let local = (utc_minutes + offset).rem_euclid(1440.0).round() as i64 % 1440;
+        format!("{:02}:{:02}", local / 60, local % 60)
+    };
+    (
+        Some(clock(720.0 - 4.0 * (city.lon + ha) - eq_time)),
+        Some(clock(720.0 - 4.0 * (city.lon - ha) - eq_time)),
+    )
+}
+
+fn day_out(city: &City, day: &DayWeather, fahrenheit: bool) -> DayOut {
     let t = |c: f64| {
-        if fahrenheit {
+        num(if fahrenheit {
             round_to(c * 9.0 / 5.0 + 32.0, 0)
         } else {
             c
-        }
+        })
     };
-    json!({
-        "date": day.date.to_string(),
-        "weekday": day.date.weekday_name(),
-        "condition": day.condition,
-        "condition_zh": day.condition_zh,
-        "temp_high": t(day.temp_high_c),
-        "temp_low": t(day.temp_low_c),
-        "humidity": day.humidity,
-        "wind_kph": day.wind_kph,
-        "precipitation_mm": day.precipitation_mm,
-        "chance_of_rain": day.chance_of_rain,
-    })
+    let (sunrise, sunset) = sun_times(city, day.date);
+    DayOut {
+        date: day.date.to_string(),
+        weekday: day.date.weekday_name(),
+        condition: day.condition,
+        condition_zh: day.condition_zh,
+        temp_high: t(day.temp_high_c),
+        temp_low: t(day.temp_low_c),
+        humidity: day.humidity,
+        wind_kph: num(day.wind_kph),
+        precipitation_mm: num(day.precipitation_mm),
+        chance_of_rain: day.chance_of_rain,
+        sunrise,
+        sunset,
+    }
+}
+
+#[derive(Serialize)]
+struct WeatherOut<'a> {
+    city: &'a str,
+    city_zh: &'a str,
+    country: &'a str,
+    #[serde(flatten)]
+    day: DayOut,
+    unit: &'static str,
+    source: &'static str,
+}
+
+#[derive(Serialize)]
+struct ForecastOut<'a> {
+    city: &'a str,
+    city_zh: &'a str,
+    country: &'a str,
+    unit: &'static str,
+    days: Vec<DayOut>,
+    source: &'static str,
+}
+
+fn unit_name(fahrenheit: bool) -> &'static str {
+    if fahrenheit { "fahrenheit" } else { "celsius" }
 }
 
 fn city_arg(args: &Map<String, Value>) -> Result<&'static City, ToolError> {
@@ -181,9 +263,10 @@ impl GetWeather {
             spec: ToolSpec::new(
                 "get_weather",
                 "Get the weather of one day in a city: condition, high and low temperature, \
-                 humidity, wind, precipitation and chance of rain. The data are SIMULATED \
-                 (deterministic, realistic for the city's climate and season), not real \
-                 observations. Cities can be named in English or Chinese.",
+                 humidity, wind, precipitation, chance of rain, and local sunrise and sunset \
+                 times. The weather is SIMULATED (deterministic, realistic for the city's \
+                 climate and season), not real observations; sunrise and sunset are computed \
+                 astronomically. Cities can be named in English or Chinese.",
                 json!({
                     "type": "object",
                     "properties": {
@@ -212,13 +295,14 @@ impl Tool for GetWeather {
             None => city_today(&self.clock, city),
         };
         let f = fahrenheit(args);
-        let mut out = day_json(&simulate_day(city, date), f);
-        out["city"] = json!(city.name);
-        out["city_zh"] = json!(city.name_zh);
-        out["country"] = json!(city.country);
-        out["unit"] = json!(if f { "fahrenheit" } else { "celsius" });
-        out["source"] = json!(NOTE);
-        Ok(json_text(&out))
+        json_out(&WeatherOut {
+            city: &city.name,
+            city_zh: &city.name_zh,
+            country: &city.country,
+            day: day_out(city, &simulate_day(city, date), f),
+            unit: unit_name(f),
+            source: NOTE,
+        })
     }
 }
 
@@ -275,16 +359,16 @@ impl Tool for GetForecast {
         let mut list = Vec::new();
         for i in 0..days {
             let date = today.add_days(i).map_err(ToolError::Failed)?;
-            list.push(day_json(&simulate_day(city, date), f));
+            list.push(day_out(city, &simulate_day(city, date), f));
         }
-        Ok(json_text(&json!({
-            "city": city.name,
-            "city_zh": city.name_zh,
-            "country": city.country,
-            "unit": if f { "fahrenheit" } else { "celsius" },
-            "days": list,
-            "source": NOTE,
-        })))
+        json_out(&ForecastOut {
+            city: &city.name,
+            city_zh: &city.name_zh,
+            country: &city.country,
+            unit: unit_name(f),
+            days: list,
+            source: NOTE,
+        })
     }
 }
 
@@ -373,6 +457,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn sunrise_and_sunset_are_close_to_published_times() {
+        let at = |c: &str, d: &str| sun_times(city(c), Date::parse(d).unwrap());
+        let minutes = |t: &Option<String>| {
+            let t = t.as_deref().unwrap();
+            let (h, m) = t.split_once(':').unwrap();
+            h.parse::<i64>().unwrap() * 60 + m.parse::<i64>().unwrap()
+        };
+        // Published almanac times (local), to within 5 minutes.
+        for (c, d, rise, set) in [
+            ("Beijing", "2026-06-21", 4 * 60 + 46, 19 * 60 + 46),
+            ("Beijing", "2026-12-21", 7 * 60 + 33, 16 * 60 + 53),
+            ("London", "2026-06-21", 4 * 60 + 43, 21 * 60 + 21),
+            ("Sydney", "2026-01-01", 5 * 60 + 47, 20 * 60 + 10),
+            ("Singapore", "2026-03-20", 7 * 60 + 10, 19 * 60 + 16),
+        ] {
+            let (r, s) = at(c, d);
+            assert!((minutes(&r) - rise).abs() <= 5, "{c} {d} sunrise {r:?}");
+            assert!((minutes(&s) - set).abs() <= 5, "{c} {d} sunset {s:?}");
+        }
+    }
+
     fn args(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
     }
@@ -387,6 +493,13 @@ mod tests {
         assert_eq!(out["date"], "2026-03-15");
         assert_eq!(out["city"], "Tokyo");
         assert!(out["source"].as_str().unwrap().contains("simulated"));
+        // Fields come in reading order, and whole numbers print without ".0".
+        let raw = tool.call(&args(json!({"city": "Tokyo"}))).unwrap();
+        assert!(
+            raw.starts_with(r#"{"city":"Tokyo","city_zh":"东京","country":"Japan","date":"2026-03-15","weekday":"Sunday","condition":"#),
+            "{raw}"
+        );
+        assert!(!raw.contains(".0,") && !raw.contains(".0}"), "{raw}");
         let c: Value = serde_json::from_str(
             &tool
                 .call(&args(json!({"city": "Tokyo", "date": "2026-03-15"})))
