@@ -220,6 +220,8 @@ def main():
     ap.add_argument("--ngram", type=int, default=5)
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--split-similarity", type=float, default=0.7)
+    ap.add_argument("--split-bands", type=int, default=20)
+    ap.add_argument("--split-rows", type=int, default=6)
     ap.add_argument("--validation", type=float, default=0.05)
     ap.add_argument("--test", type=float, default=0.05)
     ap.add_argument("--max-length", type=int, default=32000)
@@ -280,7 +282,7 @@ def main():
 
     # Split by query group.
     qtexts = [split_text(r) for r in kept]
-    lsh = MinHashLSH(threshold=a.split_similarity, num_perm=a.num_perm, params=(a.bands, rows))
+    lsh = MinHashLSH(threshold=a.split_similarity, num_perm=a.num_perm, params=(a.split_bands, a.split_rows))
     uf = UnionFind(len(kept))
     sigs = []
     for i, t in enumerate(qtexts):

@@ -167,6 +167,8 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
             .args(["--ngram", &m.ngram.to_string()])
             .args(["--threshold", &m.threshold.to_string()])
             .args(["--split-similarity", &cfg.split.similarity.to_string()])
+            .args(["--split-bands", &cfg.split.bands.to_string()])
+            .args(["--split-rows", &cfg.split.rows.to_string()])
             .args(["--validation", &cfg.split.validation.to_string()])
             .args(["--test", &cfg.split.test.to_string()])
             .args(["--max-length", &cfg.clean.max_length.to_string()])
@@ -188,13 +190,15 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
     let py_secs = py.as_ref().and_then(|v| v["seconds"].as_f64());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut section = format!(
-        "{BEGIN}\n## Data: clean + dedup + split\n\n`cargo xtask data bench --records {}`: synthetic agent records (5% exact copies, 5% near copies, 1% conflicts) read from JSONL, cleaned (rules, exact duplicates, conflicts, MinHash-LSH near duplicates), grouped by query and split, and written back as JSONL. Same parameters on both sides: {} permutations, {} bands x {} rows, character {}-grams, near-duplicate threshold {}, split similarity {}. PII anonymisation is off on both sides. Rust: median of {} runs on {threads} thread(s); Python: one run, `datasketch` MinHash + MinHashLSH.\n\n| implementation | seconds | records kept | query groups | train / validation / test |\n|---|---:|---:|---:|---|\n| agentune (Rust) | {:.2} | {} | {} | {} / {} / {} |\n",
+        "{BEGIN}\n## Data: clean + dedup + split\n\n`cargo xtask data bench --records {}`: synthetic agent records (5% exact copies, 5% near copies, 1% conflicts) read from JSONL, cleaned (rules, exact duplicates, conflicts, MinHash-LSH near duplicates), grouped by query and split, and written back as JSONL. Same parameters on both sides: {} permutations, character {}-grams; near duplicates: {} bands x {} rows, threshold {}; query groups: {} bands x {} rows, similarity {}. PII anonymisation is off on both sides. Rust: median of {} runs on {threads} thread(s); Python: one run, `datasketch` MinHash + MinHashLSH.\n\n| implementation | seconds | records kept | query groups | train / validation / test |\n|---|---:|---:|---:|---|\n| agentune (Rust) | {:.2} | {} | {} | {} / {} / {} |\n",
         a.records,
         cfg.minhash.num_perm,
+        cfg.minhash.ngram,
         cfg.minhash.bands,
         cfg.minhash.rows(),
-        cfg.minhash.ngram,
         cfg.minhash.threshold,
+        cfg.split.bands,
+        cfg.split.rows,
         cfg.split.similarity,
         runs.len(),
         rust.seconds,
