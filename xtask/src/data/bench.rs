@@ -161,6 +161,17 @@ fn venv_python(root: &Path, python: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The 1-minute load average, where the system reports one (other work on the machine skews
+/// timings, so the report states it).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
     let root = crate::workspace_root();
     let work = a
@@ -189,6 +200,7 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
     }
     w.finish()?;
     drop(records);
+    let load_before = load_average();
     let mut runs = Vec::new();
     for k in 0..a.repeats.max(1) {
         let r = rust_once(&cfg, &input, &work.join("rust"))?;
@@ -241,6 +253,7 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
                 .context("the Python reference's summary is not JSON")?,
         )
     };
+    let load_after = load_average();
     let py_secs = py.as_ref().and_then(|v| v["seconds"].as_f64());
     let (rust_right, rust_near) = precision(&input, &rust.near_pairs, &cfg)?;
     let py_precision = match &py {
@@ -300,6 +313,11 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
                 s / rust.seconds
             ));
         }
+    }
+    if let (Some(b), Some(e)) = (load_before, load_after) {
+        section.push_str(&format!(
+            "\nLoad average (1 min) at the start and the end of the measurements: {b:.1} / {e:.1}; other work on the machine slows both sides.\n"
+        ));
     }
     section.push_str(END);
     crate::print_stdout(&section)?;
