@@ -220,6 +220,8 @@ def main():
     ap.add_argument("--ngram", type=int, default=5)
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--split-similarity", type=float, default=0.7)
+    ap.add_argument("--split-bands", type=int, default=20)
+    ap.add_argument("--split-rows", type=int, default=6)
     ap.add_argument("--validation", type=float, default=0.05)
     ap.add_argument("--test", type=float, default=0.05)
     ap.add_argument("--max-length", type=int, default=32000)
@@ -266,13 +268,16 @@ def main():
                 drop("conflict")
     lsh = MinHashLSH(threshold=a.threshold, num_perm=a.num_perm, params=(a.bands, rows))
     sigs = {}
+    near_pairs = []
     for i in range(len(alive)):
         if not live[i]:
             continue
         m = minhash(texts[i][0] + " " + texts[i][1], a.ngram, a.num_perm)
-        if any(sigs[int(c)].jaccard(m) >= a.threshold for c in lsh.query(m)):
+        hit = next((int(c) for c in lsh.query(m) if sigs[int(c)].jaccard(m) >= a.threshold), None)
+        if hit is not None:
             live[i] = False
             drop("near_duplicate")
+            near_pairs.append((alive[i].get("id"), alive[hit].get("id")))
         else:
             sigs[i] = m
             lsh.insert(str(i), m)
@@ -280,7 +285,7 @@ def main():
 
     # Split by query group.
     qtexts = [split_text(r) for r in kept]
-    lsh = MinHashLSH(threshold=a.split_similarity, num_perm=a.num_perm, params=(a.bands, rows))
+    lsh = MinHashLSH(threshold=a.split_similarity, num_perm=a.num_perm, params=(a.split_bands, a.split_rows))
     uf = UnionFind(len(kept))
     sigs = []
     for i, t in enumerate(qtexts):
@@ -323,6 +328,10 @@ def main():
                     f.write("\n")
         os.replace(path + ".tmp", path)
     elapsed = time.perf_counter() - start
+    # Which record each near duplicate was matched with, for the precision check (untimed).
+    with open(os.path.join(a.output_dir, "near_pairs.jsonl"), "w", encoding="utf-8") as f:
+        for dropped_id, kept_id in near_pairs:
+            f.write(json.dumps([dropped_id, kept_id]) + "\n")
     print(json.dumps({
         "seconds": elapsed,
         "input": len(records),

@@ -148,7 +148,7 @@ impl MinHasher {
         sig
     }
 
-    /// Signatures of many texts, normalised with `prepare` first, using every core.
+    /// Signatures of the texts `text` extracts from `items` (already normalised), on every core.
     pub fn signatures<T: Sync>(
         &self,
         items: &[T],

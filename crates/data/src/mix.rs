@@ -10,7 +10,6 @@ use agentune_schema::{Complexity, QueryKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::hash::hash_str;
 use crate::record::Record;
 use crate::rng::Rng;
 
@@ -390,13 +389,6 @@ pub fn water_fill(caps: &[usize], n: usize, rng: &mut Rng) -> Vec<usize> {
         left -= 1;
     }
     quota
-}
-
-/// A stable fingerprint of a record set's ids, for reports.
-pub fn fingerprint(records: &[Record]) -> u64 {
-    records
-        .iter()
-        .fold(0u64, |h, r| crate::hash::mix64(h ^ hash_str(r.id())))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Data statistics: counts by scenario, kind, complexity, language, template, split and
 //! source; a length histogram; achieved against target ratios; cleaning losses by reason.
-//! Rendered as JSON, Markdown and PNG bar charts (drawn without text, so no font is needed:
-//! the Markdown names the bars in order).
+//! Rendered as JSON, Markdown and PNG bar charts (labelled with a built-in pixel font, so no
+//! font file is needed).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use crate::clean::{CleanReport, LengthMeasure};
 use crate::error::{Error, Result};
 use crate::minhash::parallel_map;
 use crate::mix::{MixSettings, RatioReport, ratios};
+use crate::pixfont;
 use crate::record::Record;
 
 /// One histogram bin: `[lo, hi)`.
@@ -240,9 +241,7 @@ impl Stats {
             }
         }
         if !charts.is_empty() {
-            out.push_str(
-                "\n## Charts\n\nBars are drawn in the order given (charts carry no text).\n",
-            );
+            out.push_str("\n## Charts\n");
             for (file, caption) in charts {
                 out.push_str(&format!("\n![{caption}]({file})\n\n{caption}\n"));
             }
@@ -292,7 +291,7 @@ impl Stats {
                 continue;
             }
             let path = dir.join(file);
-            bar_chart(&path, &data)?;
+            bar_chart(&path, what, &data)?;
             let names: Vec<String> = data.iter().map(|(k, v)| format!("{k} ({v})")).collect();
             out.push((file.to_owned(), format!("{what}: {}", names.join(", "))));
         }
@@ -300,8 +299,9 @@ impl Stats {
     }
 }
 
-/// A bar chart without text: bars scaled to the largest value, with quarter grid lines.
-pub fn bar_chart(path: &Path, data: &[(String, usize)]) -> Result<()> {
+/// A bar chart: title, bars scaled to the largest value with quarter grid lines, each bar's
+/// value above it and its name below (cut to fit), in the built-in pixel font.
+pub fn bar_chart(path: &Path, title: &str, data: &[(String, usize)]) -> Result<()> {
     let chart_err = |e: &dyn std::fmt::Display| Error::Chart {
         path: PathBuf::from(path),
         message: e.to_string(),
@@ -313,38 +313,52 @@ pub fn bar_chart(path: &Path, data: &[(String, usize)]) -> Result<()> {
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{stem}.tmp-{}.png", std::process::id()));
     {
-        let (w, h) = (960u32, 420u32);
+        let (w, h) = (960u32, 440u32);
         let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| chart_err(&e))?;
-        let (left, right, top, bottom) = (40i32, w as i32 - 20, 20i32, h as i32 - 30);
+        let text = |s: &str, x: i32, y: i32, scale: i32, color: RGBColor| -> Result<()> {
+            for (x0, y0, x1, y1) in pixfont::squares(s, x, y, scale) {
+                root.draw(&Rectangle::new(
+                    [(x0, y0), (x1 - 1, y1 - 1)],
+                    color.filled(),
+                ))
+                .map_err(|e| chart_err(&e))?;
+            }
+            Ok(())
+        };
+        let ink = RGBColor(40, 40, 40);
+        text(title, 20, 12, 3, ink)?;
+        let (left, right, top, bottom) = (20i32, w as i32 - 20, 60i32, h as i32 - 40);
         let max = data.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
         for q in 0..=4 {
             let y = bottom - ((bottom - top) as f64 * q as f64 / 4.0) as i32;
             root.draw(&PathElement::new(
                 vec![(left, y), (right, y)],
-                RGBColor(220, 220, 220),
+                RGBColor(225, 225, 225),
             ))
             .map_err(|e| chart_err(&e))?;
         }
         let n = data.len() as i32;
         let slot = ((right - left) / n.max(1)).max(2);
-        let palette = [
-            RGBColor(52, 101, 164),
-            RGBColor(78, 154, 6),
-            RGBColor(196, 160, 0),
-            RGBColor(204, 0, 0),
-            RGBColor(117, 80, 123),
-        ];
-        for (i, (_, v)) in data.iter().enumerate() {
+        let scale = if slot >= 60 { 2 } else { 1 };
+        for (i, (name, v)) in data.iter().enumerate() {
             let x0 = left + slot * i as i32 + slot / 8;
             let x1 = left + slot * (i as i32 + 1) - slot / 8;
             let y0 = bottom - ((bottom - top) as f64 * (*v as f64 / max)) as i32;
-            let color = palette[i % palette.len()];
             root.draw(&Rectangle::new(
                 [(x0, y0), (x1.max(x0 + 1), bottom)],
-                color.filled(),
+                RGBColor(52, 101, 164).filled(),
             ))
             .map_err(|e| chart_err(&e))?;
+            let mid = (x0 + x1) / 2;
+            let value = v.to_string();
+            let vw = pixfont::width(&value, scale);
+            if vw <= slot {
+                text(&value, mid - vw / 2, y0 - 6 * scale - 2, scale, ink)?;
+            }
+            let label = pixfont::fit(name, slot - 4, scale);
+            let lw = pixfont::width(&label, scale);
+            text(&label, mid - lw / 2, bottom + 8, scale, ink)?;
         }
         root.draw(&PathElement::new(
             vec![(left, bottom), (right, bottom)],

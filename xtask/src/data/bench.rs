@@ -45,6 +45,8 @@ struct RustRun {
     kept: usize,
     groups: usize,
     splits: [usize; 3],
+    /// (dropped, kept instead) for every near duplicate removed.
+    near_pairs: Vec<(String, String)>,
 }
 
 fn rust_once(cfg: &DataConfig, input: &Path, out_dir: &Path) -> Result<RustRun> {
@@ -68,12 +70,64 @@ fn rust_once(cfg: &DataConfig, input: &Path, out_dir: &Path) -> Result<RustRun> 
         }
         w.finish()?;
     }
+    let seconds = start.elapsed().as_secs_f64();
+    let near_pairs = out
+        .dropped
+        .iter()
+        .filter(|d| d.reason == "near_duplicate")
+        .filter_map(|d| d.kept.clone().map(|k| (d.id.clone(), k)))
+        .collect();
     Ok(RustRun {
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
         kept: out.report.kept,
         groups: assignment.report.total_groups,
         splits: counts,
+        near_pairs,
     })
+}
+
+/// How many near-duplicate removals are right: the exact Jaccard similarity of the removed
+/// record's and the kept record's shingle sets reaches the threshold. Returns (right, all).
+fn precision(input: &Path, pairs: &[(String, String)], cfg: &DataConfig) -> Result<(usize, usize)> {
+    use std::collections::HashMap;
+    let wanted: std::collections::HashSet<&str> = pairs
+        .iter()
+        .flat_map(|(a, b)| [a.as_str(), b.as_str()])
+        .collect();
+    let mut sets: HashMap<String, Vec<u64>> = HashMap::new();
+    for r in agentune_data::io::read_records(input, || {})? {
+        if wanted.contains(r.id()) {
+            let text = format!(
+                "{} {}",
+                agentune_data::normalize(&r.input_text()),
+                agentune_data::normalize(&r.output_text())
+            );
+            let mut sh = Vec::new();
+            agentune_data::minhash::shingles(&text, cfg.minhash.ngram, &mut sh);
+            sets.insert(r.id().to_owned(), sh);
+        }
+    }
+    let right = pairs
+        .iter()
+        .filter(|(a, b)| match (sets.get(a), sets.get(b)) {
+            (Some(x), Some(y)) => agentune_data::minhash::jaccard(x, y) >= cfg.minhash.threshold,
+            _ => false,
+        })
+        .count();
+    Ok((right, pairs.len()))
+}
+
+fn read_pairs(path: &Path) -> Result<Vec<(String, String)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: (String, String) = serde_json::from_str(l)
+                .with_context(|| format!("{}: not an [id, id] pair: {l}", path.display()))?;
+            Ok(v)
+        })
+        .collect()
 }
 
 fn venv_python(root: &Path, python: &str) -> Result<PathBuf> {
@@ -107,6 +161,17 @@ fn venv_python(root: &Path, python: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The 1-minute load average, where the system reports one (other work on the machine skews
+/// timings, so the report states it).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
     let root = crate::workspace_root();
     let work = a
@@ -135,6 +200,7 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
     }
     w.finish()?;
     drop(records);
+    let load_before = load_average();
     let mut runs = Vec::new();
     for k in 0..a.repeats.max(1) {
         let r = rust_once(&cfg, &input, &work.join("rust"))?;
@@ -167,6 +233,8 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
             .args(["--ngram", &m.ngram.to_string()])
             .args(["--threshold", &m.threshold.to_string()])
             .args(["--split-similarity", &cfg.split.similarity.to_string()])
+            .args(["--split-bands", &cfg.split.bands.to_string()])
+            .args(["--split-rows", &cfg.split.rows.to_string()])
             .args(["--validation", &cfg.split.validation.to_string()])
             .args(["--test", &cfg.split.test.to_string()])
             .args(["--max-length", &cfg.clean.max_length.to_string()])
@@ -185,20 +253,41 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
                 .context("the Python reference's summary is not JSON")?,
         )
     };
+    let load_after = load_average();
     let py_secs = py.as_ref().and_then(|v| v["seconds"].as_f64());
+    let (rust_right, rust_near) = precision(&input, &rust.near_pairs, &cfg)?;
+    let py_precision = match &py {
+        Some(_) => Some(precision(
+            &input,
+            &read_pairs(&work.join("python/near_pairs.jsonl"))?,
+            &cfg,
+        )?),
+        None => None,
+    };
+    let pct = |(r, n): (usize, usize)| {
+        if n == 0 {
+            100.0
+        } else {
+            100.0 * r as f64 / n as f64
+        }
+    };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut section = format!(
-        "{BEGIN}\n## Data: clean + dedup + split\n\n`cargo xtask data bench --records {}`: synthetic agent records (5% exact copies, 5% near copies, 1% conflicts) read from JSONL, cleaned (rules, exact duplicates, conflicts, MinHash-LSH near duplicates), grouped by query and split, and written back as JSONL. Same parameters on both sides: {} permutations, {} bands x {} rows, character {}-grams, near-duplicate threshold {}, split similarity {}. PII anonymisation is off on both sides. Rust: median of {} runs on {threads} thread(s); Python: one run, `datasketch` MinHash + MinHashLSH.\n\n| implementation | seconds | records kept | query groups | train / validation / test |\n|---|---:|---:|---:|---|\n| agentune (Rust) | {:.2} | {} | {} | {} / {} / {} |\n",
+        "{BEGIN}\n## Data: clean + dedup + split\n\n`cargo xtask data bench --records {}`: synthetic agent records (5% exact copies, 5% near copies, 1% conflicts) read from JSONL, cleaned (rules, exact duplicates, conflicts, MinHash-LSH near duplicates), grouped by query and split, and written back as JSONL. Same parameters on both sides: {} permutations, character {}-grams; near duplicates: {} bands x {} rows, threshold {}; query groups: {} bands x {} rows, similarity {}. PII anonymisation is off on both sides. Rust: median of {} runs on {threads} thread(s); Python: one run, `datasketch` MinHash + MinHashLSH.\n\n| implementation | seconds | records kept | near duplicates removed | of them truly similar (exact Jaccard >= threshold) | query groups | train / validation / test |\n|---|---:|---:|---:|---:|---:|---|\n| agentune (Rust) | {:.2} | {} | {} | {:.1}% | {} | {} / {} / {} |\n",
         a.records,
         cfg.minhash.num_perm,
+        cfg.minhash.ngram,
         cfg.minhash.bands,
         cfg.minhash.rows(),
-        cfg.minhash.ngram,
         cfg.minhash.threshold,
+        cfg.split.bands,
+        cfg.split.rows,
         cfg.split.similarity,
         runs.len(),
         rust.seconds,
         rust.kept,
+        rust_near,
+        pct((rust_right, rust_near)),
         rust.groups,
         rust.splits[0],
         rust.splits[1],
@@ -206,10 +295,13 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
     );
     if let Some(p) = &py {
         let sp = &p["splits"];
+        let (py_right, py_near) = py_precision.unwrap_or((0, 0));
         section.push_str(&format!(
-            "| Python reference (datasketch) | {:.2} | {} | {} | {} / {} / {} |\n",
+            "| Python reference (datasketch) | {:.2} | {} | {} | {:.1}% | {} | {} / {} / {} |\n",
             py_secs.unwrap_or(f64::NAN),
             p["kept"],
+            py_near,
+            pct((py_right, py_near)),
             p["groups"],
             sp["train"],
             sp["validation"],
@@ -221,6 +313,11 @@ pub fn run(cfg: &DataConfig, a: &BenchArgs) -> Result<()> {
                 s / rust.seconds
             ));
         }
+    }
+    if let (Some(b), Some(e)) = (load_before, load_after) {
+        section.push_str(&format!(
+            "\nLoad average (1 min) at the start and the end of the measurements: {b:.1} / {e:.1}; other work on the machine slows both sides.\n"
+        ));
     }
     section.push_str(END);
     crate::print_stdout(&section)?;

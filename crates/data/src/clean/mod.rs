@@ -125,8 +125,11 @@ pub struct Dropped {
     pub id: String,
     /// The loss reason (a rule name, `exact_duplicate`, `conflict`, `near_duplicate`).
     pub reason: String,
-    /// Details: the rule's message, or the id of the record kept instead.
+    /// Details: the rule's message, or how the record relates to the one kept.
     pub detail: String,
+    /// The record kept instead (duplicates, and conflicts resolved by verification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }
 
 /// What cleaning did, by reason.
@@ -255,6 +258,7 @@ impl Cleaner {
                         id: rec.id().to_owned(),
                         reason,
                         detail,
+                        kept: None,
                     };
                     report.drop(d.clone());
                     dropped.push(d);
@@ -271,12 +275,14 @@ impl Cleaner {
                     alive: &mut Vec<(Record, bool)>,
                     i: usize,
                     reason: &str,
-                    detail: String| {
+                    detail: String,
+                    kept: Option<usize>| {
             alive[i].1 = false;
             let d = Dropped {
                 id: alive[i].0.id().to_owned(),
                 reason: reason.to_owned(),
                 detail,
+                kept: kept.map(|k| alive[k].0.id().to_owned()),
             };
             report.drop(d.clone());
             dropped.push(d);
@@ -296,6 +302,7 @@ impl Cleaner {
                             i,
                             "exact_duplicate",
                             detail,
+                            Some(j),
                         );
                     }
                     Some(_) => {}
@@ -348,7 +355,15 @@ impl Cleaner {
                         }
                     ),
                 };
-                kill(&mut report, &mut dropped, &mut alive, i, "conflict", detail);
+                kill(
+                    &mut report,
+                    &mut dropped,
+                    &mut alive,
+                    i,
+                    "conflict",
+                    detail,
+                    keep,
+                );
             }
         }
         // 4. Near duplicates.
@@ -384,6 +399,7 @@ impl Cleaner {
                             live[k],
                             "near_duplicate",
                             detail,
+                            Some(live[c as usize]),
                         );
                     }
                     None => index.insert(k as u32, sig),
