@@ -3,6 +3,7 @@
 
 mod bench;
 mod ci;
+mod convert;
 mod fetch_model;
 mod generate;
 mod schema;
@@ -29,6 +30,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Measure speed (`cargo xtask bench model`: prefill and decode tokens/s).
     Bench(bench::BenchArgs),
+    /// Write a model (GGUF, HF folder or known name) as a Hugging Face folder.
+    Convert(convert::ConvertArgs),
     /// Download a known pretrained model (`smollm2`) into data/models/ (idempotent).
     FetchModel(fetch_model::FetchModelArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
@@ -58,6 +61,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Schema(args) => schema::run(&args),
         Command::FetchModel(args) => fetch_model::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Convert(args) => convert::run(&args),
         Command::Generate(args) => generate::run(&args),
     }
 }

@@ -69,6 +69,17 @@ impl Pretrained {
         ))
     }
 
+    /// The model's chat template (its Jinja template, or ChatML when it ships none), with its
+    /// BOS and EOS token texts.
+    pub fn template(&self) -> Result<crate::chat::ChatTemplate> {
+        let text = |id: Option<u32>| id.and_then(|i| self.tokenizer.token(i)).unwrap_or_default();
+        crate::chat::ChatTemplate::for_model(
+            self.chat_template.as_deref(),
+            &text(self.tokenizer.bos_id()),
+            &text(self.tokenizer.eos_ids().first().copied()),
+        )
+    }
+
     /// Saves as an HF folder (see [`save_hf`]).
     pub fn save_hf(&self, dir: &Path) -> Result<()> {
         save_hf(
@@ -97,7 +108,8 @@ pub(crate) fn gguf_number(v: &gguf_file::Value) -> Option<f64> {
         V::I32(x) => f64::from(*x),
         V::U64(x) => *x as f64,
         V::I64(x) => *x as f64,
-        V::F32(x) => f64::from(*x),
+        // Through the shortest decimal form, so 1e-5 stored as f32 reads back as 1e-5.
+        V::F32(x) => x.to_string().parse().unwrap_or(f64::from(*x)),
         V::F64(x) => *x,
         V::Bool(x) => f64::from(u8::from(*x)),
         _ => return None,
@@ -596,6 +608,13 @@ fn write_hf_files(
     let st = dir.join("model.safetensors");
     candle_core::safetensors::save(&tensors, &st)
         .map_err(|e| Error::io("write", &st, std::io::Error::other(e.to_string())))?;
+    // The safetensors writer creates a private file; give it the permissions of the others.
+    let config_json = dir.join("config.json");
+    let permissions = std::fs::metadata(&config_json)
+        .map_err(|e| Error::io("read the metadata of", &config_json, e))?
+        .permissions();
+    std::fs::set_permissions(&st, permissions)
+        .map_err(|e| Error::io("set the permissions of", &st, e))?;
     let tj = dir.join("tokenizer.json");
     let text = tokenizer.to_json()?;
     std::fs::write(&tj, text).map_err(|e| Error::io("write", &tj, e))?;

@@ -242,7 +242,7 @@ fn greedy_generation_answers_a_simple_question() {
     // this 135M model rambles (token for token like candle-transformers' quantized_llama).
     let Some(m) = dense() else { return };
     let net = Llama::new(&m.config, &m.weights, Mode::Infer).unwrap();
-    let template = ChatTemplate::for_model(m.chat_template.as_deref(), "", "").unwrap();
+    let template = m.template().unwrap();
     let prompt = template
         .render(
             &[Message::user("What is the capital of France?")],

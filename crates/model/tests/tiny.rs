@@ -503,3 +503,11 @@ fn jinja_templates_see_tools_and_calls() {
         "<tools>weather:{\"type\":\"object\"};</tools>\nUSER: Weather in Oslo?\nCALL weather Oslo\nRESULT weather=rain\nASSISTANT:"
     );
 }
+
+#[test]
+fn networks_and_caches_can_move_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Llama>();
+    shareable::<agentune_model::KvCache>();
+    shareable::<Pretrained>();
+}
