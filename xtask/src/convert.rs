@@ -14,12 +14,31 @@ pub struct ConvertArgs {
     /// The folder to write (replaced atomically if it exists).
     #[arg(long)]
     out: std::path::PathBuf,
+    /// The stored weight type.
+    #[arg(long, value_enum, default_value_t = Dtype::F32)]
+    dtype: Dtype,
+}
+
+/// Weight types an HF folder can hold.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Dtype {
+    /// 32-bit floats.
+    F32,
+    /// bfloat16.
+    Bf16,
+    /// IEEE half precision.
+    F16,
 }
 
 pub fn run(args: &ConvertArgs) -> Result<()> {
     let m = Pretrained::load(&args.model, WeightFormat::F32)
         .with_context(|| format!("cannot load model `{}`", args.model))?;
-    m.save_hf(&args.out)
+    let dtype = match args.dtype {
+        Dtype::F32 => candle_core::DType::F32,
+        Dtype::Bf16 => candle_core::DType::BF16,
+        Dtype::F16 => candle_core::DType::F16,
+    };
+    m.save_hf_as(&args.out, dtype)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     tracing::info!(
         out = %args.out.display(),

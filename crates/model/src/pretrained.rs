@@ -80,15 +80,21 @@ impl Pretrained {
         )
     }
 
-    /// Saves as an HF folder (see [`save_hf`]).
+    /// Saves as an HF folder with f32 weights (see [`save_hf`]).
     pub fn save_hf(&self, dir: &Path) -> Result<()> {
-        save_hf(
+        self.save_hf_as(dir, DType::F32)
+    }
+
+    /// Saves as an HF folder with weights of `dtype` (F32, BF16 or F16).
+    pub fn save_hf_as(&self, dir: &Path, dtype: DType) -> Result<()> {
+        save_hf_as(
             dir,
             &self.config,
             &self.weights,
             &self.tokenizer,
             self.chat_template.as_deref(),
             self.generation_config.as_ref(),
+            dtype,
         )
     }
 }
@@ -535,6 +541,40 @@ pub fn save_hf(
     chat_template: Option<&str>,
     generation_config: Option<&Value>,
 ) -> Result<()> {
+    save_hf_as(
+        dir,
+        config,
+        weights,
+        tokenizer,
+        chat_template,
+        generation_config,
+        DType::F32,
+    )
+}
+
+/// Like [`save_hf`], with the weights stored as `dtype` (F32, BF16 or F16; `torch_dtype` in
+/// `config.json` says which).
+pub fn save_hf_as(
+    dir: &Path,
+    config: &ModelConfig,
+    weights: &Weights,
+    tokenizer: &ModelTokenizer,
+    chat_template: Option<&str>,
+    generation_config: Option<&Value>,
+    dtype: DType,
+) -> Result<()> {
+    let torch_dtype = match dtype {
+        DType::F32 => "float32",
+        DType::BF16 => "bfloat16",
+        DType::F16 => "float16",
+        other => {
+            return Err(Error::config(
+                dir.display().to_string(),
+                "dtype",
+                format!("cannot save weights as {other:?} (F32, BF16, F16)"),
+            ));
+        }
+    };
     weights.check(config)?;
     let name = dir
         .file_name()
@@ -564,6 +604,7 @@ pub fn save_hf(
         tokenizer,
         chat_template,
         generation_config,
+        (dtype, torch_dtype),
     );
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -593,8 +634,9 @@ fn write_hf_files(
     tokenizer: &ModelTokenizer,
     chat_template: Option<&str>,
     generation_config: Option<&Value>,
+    (dtype, torch_dtype): (DType, &str),
 ) -> Result<()> {
-    write_json(&dir.join("config.json"), &config.to_hf_json("float32"))?;
+    write_json(&dir.join("config.json"), &config.to_hf_json(torch_dtype))?;
     let known: std::collections::BTreeSet<String> = crate::weights::expected_tensors(config)
         .into_iter()
         .map(|(n, _)| n)
@@ -602,7 +644,7 @@ fn write_hf_files(
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     for (name, w) in weights.iter() {
         if known.contains(name) {
-            tensors.insert(name.clone(), w.to_f32()?.contiguous()?);
+            tensors.insert(name.clone(), w.to_f32()?.to_dtype(dtype)?.contiguous()?);
         }
     }
     let st = dir.join("model.safetensors");
