@@ -12,7 +12,7 @@ pub mod pretrained;
 pub mod tokenizer;
 pub mod weights;
 
-pub use chat::{ChatTemplate, JinjaTemplate};
+pub use chat::{ChatTemplate, JinjaTemplate, TrainingText};
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use error::{Error, Result};
 pub use generate::{

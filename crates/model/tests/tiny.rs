@@ -555,3 +555,41 @@ fn a_batch_of_rows_equals_each_row_alone() {
         }
     }
 }
+
+#[test]
+fn training_spans_cover_calls_and_answers_but_not_observations() {
+    use agentune_schema::{Message, ToolCall, ToolSpec};
+    let call = ToolCall::new(
+        "weather",
+        serde_json::json!({"city": "Oslo"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let msgs = [
+        Message::system("You are an agent."),
+        Message::user("Weather in Oslo?"),
+        Message::assistant_calls(None, vec![call]),
+        Message::tool("call_0", "weather", "rain"),
+        Message::assistant("It rains in Oslo."),
+    ];
+    let tools = [ToolSpec::new(
+        "weather",
+        "Weather of a city",
+        serde_json::json!({"type": "object"}),
+    )];
+    for template in [
+        agentune_model::ChatTemplate::builtin("chatml").unwrap(),
+        agentune_model::ChatTemplate::Llama3,
+    ] {
+        let t = template.render_training(&msgs, &tools).unwrap();
+        let spans: Vec<&str> = t.spans.iter().map(|(r, _)| &t.text[r.clone()]).collect();
+        assert_eq!(spans.len(), 2, "{spans:?}");
+        assert!(
+            spans[0].contains("\"city\":\"Oslo\"") && !spans[0].contains("rain"),
+            "{spans:?}"
+        );
+        assert!(spans[1].starts_with("It rains in Oslo."), "{spans:?}");
+        assert!(!spans.iter().any(|s| s.contains("Weather in Oslo?")));
+    }
+}
