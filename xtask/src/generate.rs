@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use agentune_model::{
-    ChatTemplate, GenerateParams, Llama, Mode, Pretrained, SamplingParams, WeightFormat, generate,
+    GenerateParams, Llama, Mode, Pretrained, SamplingParams, WeightFormat, generate,
 };
 use agentune_schema::Message;
 use anyhow::{Context, Result};
@@ -61,12 +61,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let text = if args.raw {
         args.prompt.clone()
     } else {
-        let token = |id: Option<u32>| id.and_then(|i| m.tokenizer.token(i)).unwrap_or_default();
-        let template = ChatTemplate::for_model(
-            m.chat_template.as_deref(),
-            &token(m.tokenizer.bos_id()),
-            &token(m.tokenizer.eos_ids().first().copied()),
-        )?;
+        let template = m.template()?;
         let mut messages = Vec::new();
         if let Some(s) = &args.system {
             messages.push(Message::system(s.clone()));

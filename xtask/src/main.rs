@@ -6,6 +6,7 @@ mod agent_run;
 mod agent_tools;
 mod bench;
 mod ci;
+mod convert;
 mod data;
 mod fetch_model;
 mod generate;
@@ -40,6 +41,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Measure speed (`cargo xtask bench model`: prefill and decode tokens/s).
     Bench(bench::BenchArgs),
+    /// Write a model (GGUF, HF folder or known name) as a Hugging Face folder.
+    Convert(convert::ConvertArgs),
     /// Download a known pretrained model (`smollm2`) into data/models/ (idempotent).
     FetchModel(fetch_model::FetchModelArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
@@ -73,6 +76,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Data(args) => data::run(args),
         Command::FetchModel(args) => fetch_model::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Convert(args) => convert::run(&args),
         Command::Generate(args) => generate::run(&args),
     }
 }

@@ -300,6 +300,50 @@ impl ChatTemplate {
     }
 }
 
+/// A rendered conversation with the byte ranges of the text the model is trained to produce.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingText {
+    /// The whole conversation as the template renders it.
+    pub text: String,
+    /// Byte ranges of `text` with their loss weight: each message with a non-zero
+    /// [`Message::loss_weight`] (by default, the assistant's turns), including the tokens that
+    /// end its turn, so the model learns to stop.
+    pub spans: Vec<(std::ops::Range<usize>, f32)>,
+}
+
+impl ChatTemplate {
+    /// Renders a conversation for training and locates each trained message's text: message
+    /// `i` spans from the end of the render of the messages before it (with the generation
+    /// prompt, for an assistant turn) to the end of the render up to and including it. Fails
+    /// when the template does not render conversations as growing prefixes of each other
+    /// (then the span of a message cannot be located).
+    pub fn render_training(
+        &self,
+        messages: &[Message],
+        tools: &[ToolSpec],
+    ) -> Result<TrainingText> {
+        let text = self.render(messages, tools, false)?;
+        let mut spans = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            let weight = m.loss_weight();
+            if weight == 0.0 {
+                continue;
+            }
+            let before = self.render(&messages[..i], tools, m.role == Role::Assistant)?;
+            let upto = self.render(&messages[..=i], tools, false)?;
+            if !upto.starts_with(&before) || !text.starts_with(&upto) {
+                return Err(Error::Template(format!(
+                    "message {i} ({}): the template does not render the conversation as \
+                     growing prefixes, so the trained text cannot be located",
+                    m.role.as_str()
+                )));
+            }
+            spans.push((before.len()..upto.len(), weight));
+        }
+        Ok(TrainingText { text, spans })
+    }
+}
+
 const TOOLS_INTRO: &str = "# Tools\n\nYou can call the functions described in the <tools></tools> tags below, one JSON signature per line.\n<tools>\n";
 const TOOLS_OUTRO: &str = "\n</tools>\n\nTo call a function, reply with a JSON object holding its name and arguments inside <tool_call></tool_call> tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
 

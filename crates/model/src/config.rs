@@ -248,9 +248,8 @@ impl ModelConfig {
             rope_theta: hf.rope_theta,
             rope_scaling,
             max_position_embeddings: hf.max_position_embeddings,
-            tie_word_embeddings: hf
-                .tie_word_embeddings
-                .unwrap_or(architecture == Architecture::Qwen2 && hf.hidden_size < 2048),
+            // Absent means untied, as in `transformers`' own defaults.
+            tie_word_embeddings: hf.tie_word_embeddings.unwrap_or(false),
             qkv_bias,
             o_bias,
             bos_token_id: token_ids(hf.bos_token_id.as_ref()).first().copied(),

@@ -12,7 +12,7 @@ pub mod pretrained;
 pub mod tokenizer;
 pub mod weights;
 
-pub use chat::{ChatTemplate, JinjaTemplate};
+pub use chat::{ChatTemplate, JinjaTemplate, TrainingText};
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use error::{Error, Result};
 pub use generate::{
@@ -20,6 +20,6 @@ pub use generate::{
     generate_batch,
 };
 pub use model::{KvCache, Llama, Mode};
-pub use pretrained::{Pretrained, WeightFormat, load_gguf, load_hf, save_hf};
+pub use pretrained::{Pretrained, WeightFormat, load_gguf, load_hf, save_hf, save_hf_as};
 pub use tokenizer::ModelTokenizer;
 pub use weights::{Weight, Weights, expected_tensors};

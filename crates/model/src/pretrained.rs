@@ -69,15 +69,32 @@ impl Pretrained {
         ))
     }
 
-    /// Saves as an HF folder (see [`save_hf`]).
+    /// The model's chat template (its Jinja template, or ChatML when it ships none), with its
+    /// BOS and EOS token texts.
+    pub fn template(&self) -> Result<crate::chat::ChatTemplate> {
+        let text = |id: Option<u32>| id.and_then(|i| self.tokenizer.token(i)).unwrap_or_default();
+        crate::chat::ChatTemplate::for_model(
+            self.chat_template.as_deref(),
+            &text(self.tokenizer.bos_id()),
+            &text(self.tokenizer.eos_ids().first().copied()),
+        )
+    }
+
+    /// Saves as an HF folder with f32 weights (see [`save_hf`]).
     pub fn save_hf(&self, dir: &Path) -> Result<()> {
-        save_hf(
+        self.save_hf_as(dir, DType::F32)
+    }
+
+    /// Saves as an HF folder with weights of `dtype` (F32, BF16 or F16).
+    pub fn save_hf_as(&self, dir: &Path, dtype: DType) -> Result<()> {
+        save_hf_as(
             dir,
             &self.config,
             &self.weights,
             &self.tokenizer,
             self.chat_template.as_deref(),
             self.generation_config.as_ref(),
+            dtype,
         )
     }
 }
@@ -97,7 +114,8 @@ pub(crate) fn gguf_number(v: &gguf_file::Value) -> Option<f64> {
         V::I32(x) => f64::from(*x),
         V::U64(x) => *x as f64,
         V::I64(x) => *x as f64,
-        V::F32(x) => f64::from(*x),
+        // Through the shortest decimal form, so 1e-5 stored as f32 reads back as 1e-5.
+        V::F32(x) => x.to_string().parse().unwrap_or(f64::from(*x)),
         V::F64(x) => *x,
         V::Bool(x) => f64::from(u8::from(*x)),
         _ => return None,
@@ -523,6 +541,40 @@ pub fn save_hf(
     chat_template: Option<&str>,
     generation_config: Option<&Value>,
 ) -> Result<()> {
+    save_hf_as(
+        dir,
+        config,
+        weights,
+        tokenizer,
+        chat_template,
+        generation_config,
+        DType::F32,
+    )
+}
+
+/// Like [`save_hf`], with the weights stored as `dtype` (F32, BF16 or F16; `torch_dtype` in
+/// `config.json` says which).
+pub fn save_hf_as(
+    dir: &Path,
+    config: &ModelConfig,
+    weights: &Weights,
+    tokenizer: &ModelTokenizer,
+    chat_template: Option<&str>,
+    generation_config: Option<&Value>,
+    dtype: DType,
+) -> Result<()> {
+    let torch_dtype = match dtype {
+        DType::F32 => "float32",
+        DType::BF16 => "bfloat16",
+        DType::F16 => "float16",
+        other => {
+            return Err(Error::config(
+                dir.display().to_string(),
+                "dtype",
+                format!("cannot save weights as {other:?} (F32, BF16, F16)"),
+            ));
+        }
+    };
     weights.check(config)?;
     let name = dir
         .file_name()
@@ -552,6 +604,7 @@ pub fn save_hf(
         tokenizer,
         chat_template,
         generation_config,
+        (dtype, torch_dtype),
     );
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -581,8 +634,9 @@ fn write_hf_files(
     tokenizer: &ModelTokenizer,
     chat_template: Option<&str>,
     generation_config: Option<&Value>,
+    (dtype, torch_dtype): (DType, &str),
 ) -> Result<()> {
-    write_json(&dir.join("config.json"), &config.to_hf_json("float32"))?;
+    write_json(&dir.join("config.json"), &config.to_hf_json(torch_dtype))?;
     let known: std::collections::BTreeSet<String> = crate::weights::expected_tensors(config)
         .into_iter()
         .map(|(n, _)| n)
@@ -590,12 +644,19 @@ fn write_hf_files(
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     for (name, w) in weights.iter() {
         if known.contains(name) {
-            tensors.insert(name.clone(), w.to_f32()?.contiguous()?);
+            tensors.insert(name.clone(), w.to_f32()?.to_dtype(dtype)?.contiguous()?);
         }
     }
     let st = dir.join("model.safetensors");
     candle_core::safetensors::save(&tensors, &st)
         .map_err(|e| Error::io("write", &st, std::io::Error::other(e.to_string())))?;
+    // The safetensors writer creates a private file; give it the permissions of the others.
+    let config_json = dir.join("config.json");
+    let permissions = std::fs::metadata(&config_json)
+        .map_err(|e| Error::io("read the metadata of", &config_json, e))?
+        .permissions();
+    std::fs::set_permissions(&st, permissions)
+        .map_err(|e| Error::io("set the permissions of", &st, e))?;
     let tj = dir.join("tokenizer.json");
     let text = tokenizer.to_json()?;
     std::fs::write(&tj, text).map_err(|e| Error::io("write", &tj, e))?;

@@ -243,6 +243,29 @@ impl ModelTokenizer {
         Ok(enc.get_ids().to_vec())
     }
 
+    /// Tokenizes a rendered training conversation: the ids, and for each token the loss
+    /// weight of predicting it (the weight of the span it overlaps, else 0).
+    pub fn encode_training(&self, t: &crate::chat::TrainingText) -> Result<(Vec<u32>, Vec<f32>)> {
+        let enc = self.inner.encode(t.text.as_str(), false).map_err(tok_err)?;
+        let weights = enc
+            .get_offsets()
+            .iter()
+            .map(|&(start, end)| {
+                t.spans
+                    .iter()
+                    .find(|(r, _)| {
+                        if start == end {
+                            r.contains(&start)
+                        } else {
+                            start < r.end && end > r.start
+                        }
+                    })
+                    .map_or(0.0, |(_, w)| *w)
+            })
+            .collect();
+        Ok((enc.get_ids().to_vec(), weights))
+    }
+
     /// Decodes ids, keeping special tokens as text unless `skip_special`.
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
         self.inner.decode(ids, skip_special).map_err(tok_err)

@@ -242,7 +242,7 @@ fn greedy_generation_answers_a_simple_question() {
     // this 135M model rambles (token for token like candle-transformers' quantized_llama).
     let Some(m) = dense() else { return };
     let net = Llama::new(&m.config, &m.weights, Mode::Infer).unwrap();
-    let template = ChatTemplate::for_model(m.chat_template.as_deref(), "", "").unwrap();
+    let template = m.template().unwrap();
     let prompt = template
         .render(
             &[Message::user("What is the capital of France?")],
@@ -336,4 +336,37 @@ fn gguf_exported_as_hf_reloads_with_identical_logits() {
             .unwrap();
     assert_eq!(tc["eos_token"], "<|im_end|>");
     assert_eq!(tc["added_tokens_decoder"]["2"]["special"], true);
+}
+
+#[test]
+fn training_render_weights_exactly_the_assistant_turns() {
+    let Some(m) = quantized() else { return };
+    let template = m.template().unwrap();
+    let msgs = vec![
+        Message::user("Say hi in French."),
+        Message::assistant("Bonjour !"),
+        Message::user("And in German?"),
+        Message::assistant("Hallo!"),
+    ];
+    let t = template.render_training(&msgs, &[]).unwrap();
+    assert_eq!(t.text, template.render(&msgs, &[], false).unwrap());
+    let spans: Vec<&str> = t.spans.iter().map(|(r, _)| &t.text[r.clone()]).collect();
+    assert_eq!(spans, ["Bonjour !<|im_end|>\n", "Hallo!<|im_end|>\n"]);
+    let (ids, weights) = m.tokenizer.encode_training(&t).unwrap();
+    assert_eq!(ids, m.tokenizer.encode(&t.text, false).unwrap());
+    let trained: Vec<u32> = ids
+        .iter()
+        .zip(&weights)
+        .filter(|(_, w)| **w > 0.0)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(
+        m.tokenizer.decode(&trained, false).unwrap(),
+        "Bonjour !<|im_end|>\nHallo!<|im_end|>\n"
+    );
+    // A turn marked with loss 0 is context only.
+    let mut quiet = msgs.clone();
+    quiet[1].loss = Some(0.0);
+    let t = template.render_training(&quiet, &[]).unwrap();
+    assert_eq!(t.spans.len(), 1);
 }

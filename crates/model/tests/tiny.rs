@@ -503,3 +503,93 @@ fn jinja_templates_see_tools_and_calls() {
         "<tools>weather:{\"type\":\"object\"};</tools>\nUSER: Weather in Oslo?\nCALL weather Oslo\nRESULT weather=rain\nASSISTANT:"
     );
 }
+
+#[test]
+fn networks_and_caches_can_move_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Llama>();
+    shareable::<agentune_model::KvCache>();
+    shareable::<Pretrained>();
+}
+
+#[test]
+fn bf16_export_loads_back_close_to_f32() {
+    let m = tiny(Architecture::Llama);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bf16");
+    m.save_hf_as(&out, candle_core::DType::BF16).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["torch_dtype"], "bfloat16");
+    let st = candle_core::safetensors::load(out.join("model.safetensors"), &Device::Cpu).unwrap();
+    assert!(st.values().all(|t| t.dtype() == candle_core::DType::BF16));
+    let back = load_hf(&out, WeightFormat::AsStored).unwrap();
+    let d = max_abs_diff(&logits(&back, Mode::Infer), &logits(&m, Mode::Infer));
+    assert!(d > 0.0 && d < 0.1, "{d}");
+    let err = m
+        .save_hf_as(&dir.path().join("u8"), candle_core::DType::U8)
+        .unwrap_err();
+    assert!(err.to_string().contains("U8"), "{err}");
+}
+
+#[test]
+fn a_batch_of_rows_equals_each_row_alone() {
+    let m = tiny(Architecture::Qwen2);
+    for mode in [Mode::Train, Mode::Infer] {
+        let net = Llama::new(&m.config, &m.weights, mode).unwrap();
+        let rows = [[3u32, 17, 99, 4, 250], [1, 2, 3, 4, 5]];
+        let both: Vec<Vec<Vec<f32>>> = net
+            .forward(&Tensor::new(&rows, &Device::Cpu).unwrap())
+            .unwrap()
+            .to_vec3()
+            .unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            let alone: Vec<Vec<f32>> = net
+                .forward(&Tensor::new(&[*row], &Device::Cpu).unwrap())
+                .unwrap()
+                .squeeze(0)
+                .unwrap()
+                .to_vec2()
+                .unwrap();
+            assert!(max_abs_diff(&alone, &both[i]) < 1e-5, "{mode:?} row {i}");
+        }
+    }
+}
+
+#[test]
+fn training_spans_cover_calls_and_answers_but_not_observations() {
+    use agentune_schema::{Message, ToolCall, ToolSpec};
+    let call = ToolCall::new(
+        "weather",
+        serde_json::json!({"city": "Oslo"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let msgs = [
+        Message::system("You are an agent."),
+        Message::user("Weather in Oslo?"),
+        Message::assistant_calls(None, vec![call]),
+        Message::tool("call_0", "weather", "rain"),
+        Message::assistant("It rains in Oslo."),
+    ];
+    let tools = [ToolSpec::new(
+        "weather",
+        "Weather of a city",
+        serde_json::json!({"type": "object"}),
+    )];
+    for template in [
+        agentune_model::ChatTemplate::builtin("chatml").unwrap(),
+        agentune_model::ChatTemplate::Llama3,
+    ] {
+        let t = template.render_training(&msgs, &tools).unwrap();
+        let spans: Vec<&str> = t.spans.iter().map(|(r, _)| &t.text[r.clone()]).collect();
+        assert_eq!(spans.len(), 2, "{spans:?}");
+        assert!(
+            spans[0].contains("\"city\":\"Oslo\"") && !spans[0].contains("rain"),
+            "{spans:?}"
+        );
+        assert!(spans[1].starts_with("It rains in Oslo."), "{spans:?}");
+        assert!(!spans.iter().any(|s| s.contains("Weather in Oslo?")));
+    }
+}
