@@ -37,7 +37,7 @@ pub struct RunArgs {
     max_restarts: usize,
     /// Sampling temperature.
     #[arg(long)]
-    temperature: Option<f32>,
+    temperature: Option<f64>,
     /// Token limit per reply.
     #[arg(long, default_value_t = 512)]
     max_tokens: u32,

@@ -26,7 +26,7 @@ pub struct AgentConfig {
     /// How replies are read: lenient for inference, strict to check a model's format.
     pub parse_mode: ParseMode,
     /// Sampling temperature sent with every request.
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     /// Token limit per reply.
     pub max_tokens: Option<u32>,
     /// Sampling seed sent with every request.
