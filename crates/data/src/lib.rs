@@ -18,10 +18,13 @@ pub mod minhash;
 pub mod mix;
 mod pylit;
 mod record;
+pub mod render;
 pub mod rng;
 pub mod split;
 pub mod stats;
+pub mod synth;
 pub mod synthetic;
+pub mod validate;
 
 pub use clean::{
     Chars, CleanOutput, CleanReport, CleanSettings, Cleaner, ConflictPolicy, Dropped,
