@@ -6,6 +6,7 @@ mod agent_run;
 mod agent_tools;
 mod ci;
 mod data;
+mod data_synth;
 mod schema;
 
 use anyhow::Result;

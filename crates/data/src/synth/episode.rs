@@ -210,7 +210,10 @@ impl<'a> Episode<'a> {
                     "用户要的信息都有了。",
                 ],
             };
-            Some((*pick(self.rng, options)).to_owned())
+            // Chosen by the query, so one query always gets the same output (no conflicts).
+            Some(
+                options[(crate::hash::hash_str(&query) % options.len() as u64) as usize].to_owned(),
+            )
         };
         self.steps
             .push(TrajectoryStep::new(Step::FinalAnswer { thought, answer }));

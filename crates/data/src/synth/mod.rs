@@ -15,8 +15,13 @@ mod scenarios;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
-use agentune_runtime::tools::{Clock, ToolRegistry};
+use agentune_runtime::tools::{
+    Calculator, Clock, ConvertUnits, CurrencyConvert, CurrentDatetime, DateAdd, DateDiff,
+    DeleteNote, GetForecast, GetWeather, ListNotes, LookupKnowledge, NoteStore, ReadNote,
+    SearchPlaces, ToolRegistry, Weekday, WriteNote,
+};
 use agentune_schema::{
     Check, Complexity, Outcome, Provenance, QueryKind, QueryMeta, Step, ToolSpec, Trajectory,
 };
@@ -336,10 +341,58 @@ pub fn record_clock(record_seed: u64) -> Clock {
     Clock::Fixed(START + day * 86_400 + minute * 60)
 }
 
-/// The built-in tools under a record's clock, with notes in `notes_dir`.
+/// The search tools index the bundled data once; every registry shares them.
+struct SharedSearch {
+    places: Arc<SearchPlaces>,
+    knowledge: Arc<LookupKnowledge>,
+}
+
+fn shared_search() -> Result<&'static SharedSearch> {
+    static SHARED: OnceLock<std::result::Result<SharedSearch, String>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            Ok(SharedSearch {
+                places: Arc::new(SearchPlaces::new().map_err(|e| e.to_string())?),
+                knowledge: Arc::new(LookupKnowledge::new().map_err(|e| e.to_string())?),
+            })
+        })
+        .as_ref()
+        .map_err(|e| Error::Invalid(format!("cannot index the bundled data: {e}")))
+}
+
+/// The built-in tools under a record's clock, with notes in `notes_dir`: the same tools, in
+/// the same order, as `ToolRegistry::builtin_with_clock` (a test checks), with the search
+/// indexes built once instead of per record.
 fn registry(record_seed: u64, notes_dir: &Path) -> Result<ToolRegistry> {
-    ToolRegistry::builtin_with_clock(notes_dir, record_clock(record_seed))
-        .map_err(|e| Error::Invalid(format!("cannot set up the built-in tools: {e}")))
+    let setup = |e: agentune_runtime::Error| {
+        Error::Invalid(format!("cannot set up the built-in tools: {e}"))
+    };
+    let clock = record_clock(record_seed);
+    let shared = shared_search()?;
+    let store = Arc::new(NoteStore::open(notes_dir).map_err(setup)?);
+    let mut reg = ToolRegistry::new();
+    reg.register(Calculator::new()).map_err(setup)?;
+    reg.register(ConvertUnits::new()).map_err(setup)?;
+    reg.register(CurrencyConvert::new()).map_err(setup)?;
+    reg.register(CurrentDatetime::new(clock.clone()))
+        .map_err(setup)?;
+    reg.register(DateAdd::new()).map_err(setup)?;
+    reg.register(DateDiff::new()).map_err(setup)?;
+    reg.register(Weekday::new()).map_err(setup)?;
+    reg.register(GetWeather::new(clock.clone()).map_err(setup)?)
+        .map_err(setup)?;
+    reg.register(GetForecast::new(clock).map_err(setup)?)
+        .map_err(setup)?;
+    reg.register_arc(shared.places.clone()).map_err(setup)?;
+    reg.register_arc(shared.knowledge.clone()).map_err(setup)?;
+    reg.register(WriteNote::new(Arc::clone(&store)))
+        .map_err(setup)?;
+    reg.register(ReadNote::new(Arc::clone(&store)))
+        .map_err(setup)?;
+    reg.register(ListNotes::new(Arc::clone(&store)))
+        .map_err(setup)?;
+    reg.register(DeleteNote::new(store)).map_err(setup)?;
+    Ok(reg)
 }
 
 fn generate_one(
@@ -534,4 +587,32 @@ pub fn verify_execution(t: &Trajectory) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_shared_registry_equals_the_builtin_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = registry(9, &dir.path().join("a")).unwrap();
+        let theirs =
+            ToolRegistry::builtin_with_clock(dir.path().join("b"), record_clock(9)).unwrap();
+        assert_eq!(ours.names(), theirs.names());
+        assert_eq!(ours.specs(), theirs.specs());
+    }
+
+    #[test]
+    fn scenarios_parse_by_name_and_alias() {
+        for sc in Scenario::ALL {
+            assert_eq!(sc.name().parse::<Scenario>().unwrap(), sc);
+        }
+        assert_eq!("places".parse::<Scenario>().unwrap(), Scenario::Travel);
+        assert!("stocks".parse::<Scenario>().is_err());
+        assert_eq!("ZH".parse::<Lang>().unwrap(), Lang::Zh);
+        assert!("fr".parse::<Lang>().is_err());
+    }
 }

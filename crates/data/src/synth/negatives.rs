@@ -524,7 +524,9 @@ pub(crate) fn draft(scenario: Scenario, lang: Lang, rng: &mut Rng) -> Result<Dra
             "凭常识即可回答，不必调用工具。",
         ],
     };
-    let thought = Some((*pick(rng, thoughts)).to_owned());
+    // Chosen by the query, so one query always gets the same output (no conflicts).
+    let thought =
+        Some(thoughts[(crate::hash::hash_str(&query) % thoughts.len() as u64) as usize].to_owned());
     Ok(Draft {
         query,
         steps: vec![TrajectoryStep::new(Step::FinalAnswer { thought, answer })],

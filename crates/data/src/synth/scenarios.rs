@@ -571,8 +571,7 @@ fn travel(mut ep: Episode<'_>, complex: bool) -> Out {
     }
     let answer = match lang {
         Lang::En => format!(
-            "Here are {} {cat_word} in {cn}:\n{}",
-            num(&r, "count"),
+            "Here is what I found for {cat_word} in {cn}:\n{}",
             place_lines(&r, lang).join("\n")
         ),
         Lang::Zh => format!(
