@@ -507,7 +507,7 @@ pub(crate) fn draft(scenario: Scenario, lang: Lang, rng: &mut Rng) -> Result<Dra
             Lang::Zh => (TERMS_ZH, TERM_Q_ZH),
         };
         let (t, def) = *pick(rng, terms);
-        (fill(*pick(rng, qs), &[("t", t)]), def.to_owned())
+        (fill(pick::<&str>(rng, qs), &[("t", t)]), def.to_owned())
     } else {
         let (q, a) = *pick(rng, lang.pick_list(en, zh));
         (q.to_owned(), a.to_owned())

@@ -270,7 +270,7 @@ fn weather(mut ep: Episode<'_>, complex: bool) -> Out {
     }
     let city = any_city(&mut ep)?;
     let cn = city_name(city, lang).to_owned();
-    let variant = ep.rng.below(if lang == Lang::En { 4 } else { 4 });
+    let variant = ep.rng.below(4);
     match variant {
         0 => {
             let q = fill(&phrase(&mut ep, W_TODAY_EN, W_TODAY_ZH), &[("city", &cn)]);
@@ -505,7 +505,7 @@ fn travel(mut ep: Episode<'_>, complex: bool) -> Out {
     let cat = *pick(ep.rng, CATS);
     let ids = sd.cities_with(cat.0);
     let city = sd
-        .city(*pick(ep.rng, &ids))
+        .city(pick::<&str>(ep.rng, &ids))
         .ok_or("place in an unknown city")?;
     let cn = city_name(city, lang).to_owned();
     let cat_word = lang.pick(cat.1, cat.2);
@@ -711,7 +711,7 @@ fn math_simple(ep: &mut Episode<'_>) -> (String, String) {
         Lang::En => en,
         Lang::Zh => zh,
     };
-    let q = fill(*pick(ep.rng, list), &slots);
+    let q = fill(pick::<&str>(ep.rng, list), &slots);
     (q, fill(expr, &slots))
 }
 
@@ -1850,7 +1850,7 @@ fn chain(mut ep: Episode<'_>) -> Out {
         ids.extend(sd.cities_with("hiking"));
         ids.sort_unstable();
         ids.dedup();
-        let city = sd.city(*pick(ep.rng, &ids)).ok_or("unknown city")?;
+        let city = sd.city(pick::<&str>(ep.rng, &ids)).ok_or("unknown city")?;
         let cn = city_name(city, lang).to_owned();
         let q = fill(&phrase(&mut ep, CAMP_EN, CAMP_ZH), &[("city", &cn)]);
         let th = match lang {
