@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use agentune_runtime::tools::ToolRegistry;
-use agentune_schema::{Step, ToolCall, TrajectoryStep};
+use agentune_schema::{Observation, Step, ToolCall, TrajectoryStep};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -149,12 +149,29 @@ impl<'a> Episode<'a> {
                 c
             })
             .collect();
-        let observations = self.reg.execute_all(&calls);
+        // The registry's checks, then the tool itself on this thread: the observation text is
+        // what `ToolRegistry::execute` returns for a successful call (`verify_execution`
+        // re-runs every call through `execute` and compares), without a worker thread per
+        // call. Gold data has no failing calls, so a failure is an error of the draft.
+        let mut observations = Vec::with_capacity(calls.len());
+        for c in &calls {
+            self.reg.check_call(c)?;
+            let tool = self
+                .reg
+                .get(&c.name)
+                .ok_or_else(|| format!("unknown tool {}", c.name))?;
+            let content = tool
+                .call(&c.arguments)
+                .map_err(|e| format!("{} failed: {e}", c.name))?;
+            observations.push(Observation {
+                tool_call_id: c.id.clone(),
+                name: c.name.clone(),
+                content,
+                is_error: false,
+            });
+        }
         let mut values = Vec::with_capacity(observations.len());
         for o in &observations {
-            if o.is_error {
-                return Err(format!("{} failed: {}", o.name, o.content));
-            }
             let v: Value = serde_json::from_str(&o.content)
                 .map_err(|e| format!("{} returned non-JSON ({e}): {}", o.name, o.content))?;
             values.push(v);

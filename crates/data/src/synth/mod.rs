@@ -303,7 +303,15 @@ impl Synthesizer {
             .ok_or_else(|| Error::Invalid(format!("record {index} is not planned")))?;
         let record_seed =
             mix64(self.settings.seed.wrapping_mul(0x9E37_79B9) ^ mix64(index as u64 + 1));
-        let dir = self.scratch.path().join(format!("r{index}"));
+        // A record that may write notes gets a private, empty note store, removed afterwards;
+        // the others share one that nothing writes to.
+        let writes_notes = slot.kind == QueryKind::Positive
+            && matches!(slot.scenario, Scenario::Notes | Scenario::Chain);
+        let dir = if writes_notes {
+            self.scratch.path().join(format!("r{index}"))
+        } else {
+            self.scratch.path().join("shared")
+        };
         let out = generate_one(
             slot,
             record_seed,
@@ -311,8 +319,7 @@ impl Synthesizer {
             index,
             self.settings.max_distractors,
         );
-        // The note store of a record is private to it and removed afterwards.
-        if dir.exists() {
+        if writes_notes && dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
         }
         let mut t = out?;

@@ -489,6 +489,137 @@ const TERM_Q_ZH: &[&str] = &[
     "{t}指的是什么？",
 ];
 
+/// City small talk: (query, answer) with a `{city}` slot.
+const CITY_EN: Pairs = &[
+    (
+        "I'm going to {city} next week, so excited!",
+        "That sounds wonderful, have a great trip to {city}! If you like, I can check the forecast or suggest places to visit there.",
+    ),
+    (
+        "{city} is such a beautiful city.",
+        "It has a lot to offer! Would you like to know anything about {city}, such as its weather or places to visit?",
+    ),
+    (
+        "Have you ever been to {city}?",
+        "I can't travel myself, but I can look up the weather in {city} or find places to visit there if you're planning a trip.",
+    ),
+    (
+        "My sister lives in {city}.",
+        "How nice! If you visit her, I can check the weather in {city} or find places you could go together.",
+    ),
+    (
+        "I just moved to {city}!",
+        "Congratulations on the move! Settling into {city} takes a little time; I can help you find parks, restaurants or museums nearby whenever you like.",
+    ),
+    (
+        "I miss {city} so much.",
+        "It's natural to miss a place that means a lot to you. What do you miss most about {city}?",
+    ),
+];
+const CITY_ZH: Pairs = &[
+    (
+        "我下周要去{city}，好期待！",
+        "听起来太棒了，祝你{city}之行愉快！需要的话我可以帮你查天气或推荐当地好玩的地方。",
+    ),
+    (
+        "{city}真是个美丽的城市。",
+        "确实很有魅力！想了解{city}的什么吗？比如天气或值得去的地方。",
+    ),
+    (
+        "你去过{city}吗？",
+        "我没法亲自旅行，不过如果你打算去{city}，我可以帮你查天气或找找好去处。",
+    ),
+    (
+        "我姐姐住在{city}。",
+        "真好！如果你去看她，我可以帮你查{city}的天气，或者找些你们可以一起去的地方。",
+    ),
+    (
+        "我刚搬到{city}！",
+        "恭喜乔迁！适应{city}需要一点时间，需要找公园、餐厅或博物馆时随时告诉我。",
+    ),
+    (
+        "好想念{city}啊。",
+        "想念对自己意义重大的地方很正常。你最怀念{city}的什么？",
+    ),
+];
+
+/// A slot-filled hard negative: city small talk, number comparisons, the day after a weekday.
+fn slotted(scenario: Scenario, lang: Lang, rng: &mut Rng) -> Option<(String, String)> {
+    match scenario {
+        Scenario::Weather | Scenario::Travel | Scenario::Chain => {
+            let cities = super::data::seed().ok()?.cities;
+            let city = pick(rng, cities);
+            let name = super::data::city_name(city, lang);
+            let (q, a) = *pick(rng, lang.pick_list(CITY_EN, CITY_ZH));
+            Some((fill(q, &[("city", name)]), fill(a, &[("city", name)])))
+        }
+        Scenario::Math => {
+            let a = 10 + rng.below(9990);
+            let b = 10 + rng.below(9990);
+            if a == b {
+                return None;
+            }
+            let (big, small) = if a > b { (a, b) } else { (b, a) };
+            Some(match (lang, rng.below(2)) {
+                (Lang::En, 0) => (
+                    format!("Which is bigger, {a} or {b}?"),
+                    format!("{big} is bigger than {small}."),
+                ),
+                (Lang::En, _) => (
+                    format!("Is {a} an even number?"),
+                    if a % 2 == 0 {
+                        format!("Yes, {a} is even: it ends in {}.", a % 10)
+                    } else {
+                        format!("No, {a} is odd: it ends in {}.", a % 10)
+                    },
+                ),
+                (Lang::Zh, 0) => (format!("{a}和{b}哪个大？"), format!("{big}比{small}大。")),
+                (Lang::Zh, _) => (
+                    format!("{a}是偶数吗？"),
+                    if a % 2 == 0 {
+                        format!("是的，{a}是偶数，个位是{}。", a % 10)
+                    } else {
+                        format!("不是，{a}是奇数，个位是{}。", a % 10)
+                    },
+                ),
+            })
+        }
+        Scenario::Dates => {
+            const EN: [&str; 7] = [
+                "Monday",
+                "Tuesday",
+                "Wednesday",
+                "Thursday",
+                "Friday",
+                "Saturday",
+                "Sunday",
+            ];
+            const ZH: [&str; 7] = [
+                "星期一",
+                "星期二",
+                "星期三",
+                "星期四",
+                "星期五",
+                "星期六",
+                "星期日",
+            ];
+            let i = rng.below(7);
+            let j = (i + 1) % 7;
+            Some(match lang {
+                Lang::En => (
+                    format!("What day comes after {}?", EN[i]),
+                    format!("{} comes after {}.", EN[j], EN[i]),
+                ),
+                Lang::Zh => (
+                    format!("{}的后一天是星期几？", ZH[i]),
+                    format!("{}的后一天是{}。", ZH[i], ZH[j]),
+                ),
+            })
+        }
+        _ => None,
+    }
+}
+
 /// A hard negative for `scenario`: a question and its direct answer, no call.
 pub(crate) fn draft(scenario: Scenario, lang: Lang, rng: &mut Rng) -> Result<Draft, String> {
     let (en, zh): (Pairs, Pairs) = match scenario {
@@ -501,7 +632,14 @@ pub(crate) fn draft(scenario: Scenario, lang: Lang, rng: &mut Rng) -> Result<Dra
         Scenario::Knowledge => (KNOWLEDGE_EN, KNOWLEDGE_ZH),
         Scenario::Notes => (NOTES_EN, NOTES_ZH),
     };
-    let (query, answer) = if rng.below(5) == 0 {
+    let slot = if rng.below(5) < 2 {
+        slotted(scenario, lang, rng)
+    } else {
+        None
+    };
+    let (query, answer) = if let Some(qa) = slot {
+        qa
+    } else if rng.below(5) == 0 {
         let (terms, qs) = match lang {
             Lang::En => (TERMS_EN, TERM_Q_EN),
             Lang::Zh => (TERMS_ZH, TERM_Q_ZH),

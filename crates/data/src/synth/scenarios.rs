@@ -412,6 +412,18 @@ const CATS: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 const T_EN: &[&str] = &[
+    "Where should I go for {cat} in {city}?",
+    "Looking for {cat} in {city}. Ideas?",
+    "What {cat} do locals like in {city}?",
+    "Name some well-rated {cat} in {city}.",
+    "I'll be in {city} next week. Which {cat} are worth it?",
+    "Show me {cat} around {city}.",
+    "Help me pick {cat} in {city}.",
+    "Are there any {cat} you'd recommend in {city}?",
+    "Best {cat} in {city}, please.",
+    "Give me a short list of {cat} in {city}.",
+    "What are some popular {cat} in {city}?",
+    "Could you search {cat} in {city} for me?",
     "Recommend some {cat} in {city}.",
     "What are the best {cat} in {city}?",
     "Any good {cat} in {city}?",
@@ -426,6 +438,18 @@ const T_EN: &[&str] = &[
     "We have a free afternoon in {city}. Any {cat} nearby?",
 ];
 const T_ZH: &[&str] = &[
+    "{city}有哪些值得推荐的{cat}？",
+    "在{city}想找{cat}，有什么建议？",
+    "{city}本地人喜欢去哪些{cat}？",
+    "说几个{city}评价好的{cat}。",
+    "下周去{city}，哪些{cat}值得一去？",
+    "看看{city}附近的{cat}。",
+    "帮我挑几个{city}的{cat}。",
+    "{city}有没有推荐的{cat}？",
+    "{city}最好的{cat}是哪些？",
+    "给我一份{city}{cat}的清单。",
+    "{city}有哪些热门{cat}？",
+    "帮我搜索一下{city}的{cat}吧。",
     "推荐几个{city}的{cat}。",
     "{city}有什么好的{cat}？",
     "我要去{city}，有哪些{cat}值得去？",
@@ -440,6 +464,11 @@ const T_ZH: &[&str] = &[
     "下午在{city}有空，附近有什么{cat}？",
 ];
 const T2_EN: &[&str] = &[
+    "Find {cat} in {city}, and separately some {cat2}.",
+    "One day in {city}: I need {cat} in the morning and {cat2} later. Suggestions?",
+    "Recommend both {cat} and {cat2} in {city}.",
+    "Which {cat} and {cat2} are good in {city}?",
+    "Looking for {cat} and {cat2} in {city}.",
     "I'm in {city} for a day: find me {cat} and {cat2}.",
     "Plan my afternoon in {city}: I'd like {cat} and then {cat2}.",
     "What {cat} and what {cat2} do you recommend in {city}?",
@@ -447,6 +476,11 @@ const T2_EN: &[&str] = &[
     "Visiting {city} tomorrow. Suggest {cat} plus some {cat2}.",
 ];
 const T2_ZH: &[&str] = &[
+    "在{city}找找{cat}，另外再找些{cat2}。",
+    "{city}一日游：上午去{cat}，下午去{cat2}，有推荐吗？",
+    "同时推荐{city}的{cat}和{cat2}。",
+    "{city}有哪些不错的{cat}和{cat2}？",
+    "想在{city}找{cat}和{cat2}。",
     "我在{city}待一天，帮我找{cat}和{cat2}。",
     "在{city}的下午想去{cat}，之后再去{cat2}，有推荐吗？",
     "{city}有哪些{cat}和{cat2}推荐？",
@@ -839,6 +873,20 @@ const UNITS: &[(&str, &str, &str, &str)] = &[
 ];
 
 const U_EN: &[&str] = &[
+    "Turn {v} {from} into {to}.",
+    "What does {v} {from} come to in {to}?",
+    "Express {v} {from} in {to}.",
+    "Quick conversion: {v} {from} in {to}?",
+    "My recipe says {v} {from}. How many {to} is that?",
+    "Convert {v} {from} into {to}, please.",
+    "How many {to} make {v} {from}?",
+    "{v} {from} equals how many {to}?",
+    "Need {v} {from} in {to}.",
+    "What's the {to} equivalent of {v} {from}?",
+    "I measured {v} {from}. What's that in {to}?",
+    "Change {v} {from} to {to}.",
+    "Help me convert {v} {from} to {to}.",
+    "If something is {v} {from}, how many {to} is it?",
     "How many {to} are in {v} {from}?",
     "Convert {v} {from} to {to}.",
     "What is {v} {from} in {to}?",
@@ -851,6 +899,20 @@ const U_EN: &[&str] = &[
     "How much is {v} {from} in {to}?",
 ];
 const U_ZH: &[&str] = &[
+    "{v}{from}合计多少{to}？",
+    "把{v}{from}换成{to}吧。",
+    "{v}{from}用{to}表示是多少？",
+    "快速换算：{v}{from}是多少{to}？",
+    "菜谱上写{v}{from}，是多少{to}？",
+    "请把{v}{from}换算为{to}。",
+    "多少{to}等于{v}{from}？",
+    "{v}{from}等于几{to}？",
+    "需要把{v}{from}换成{to}。",
+    "{v}{from}相当于多少{to}？",
+    "我量出来是{v}{from}，换成{to}是多少？",
+    "{v}{from}转成{to}。",
+    "帮我换算{v}{from}到{to}。",
+    "一个东西{v}{from}，是多少{to}？",
     "{v}{from}等于多少{to}？",
     "把{v}{from}换算成{to}。",
     "{v}{from}是多少{to}？",
@@ -863,12 +925,18 @@ const U_ZH: &[&str] = &[
     "{v}{from}大概是多少{to}？",
 ];
 const U2_EN: &[&str] = &[
+    "Express {v} {from} in {to} and in {to2}.",
+    "I need {v} {from} converted twice: into {to} and into {to2}.",
+    "What's {v} {from} in {to}? And in {to2}?",
     "Convert {v} {from} to {to} and to {to2}.",
     "What is {v} {from} in {to}, and in {to2}?",
     "Give me {v} {from} both in {to} and in {to2}.",
     "How many {to} and how many {to2} are in {v} {from}?",
 ];
 const U2_ZH: &[&str] = &[
+    "{v}{from}用{to}和{to2}分别表示是多少？",
+    "把{v}{from}换算两次：换成{to}，再换成{to2}。",
+    "{v}{from}是多少{to}？是多少{to2}？",
     "把{v}{from}分别换算成{to}和{to2}。",
     "{v}{from}等于多少{to}？又等于多少{to2}？",
     "{v}{from}换成{to}和{to2}各是多少？",
@@ -987,6 +1055,18 @@ const CURRENCIES: &[(&str, &str, &str)] = &[
 ];
 
 const C_EN: &[&str] = &[
+    "Convert {a} {from} into {to} for me.",
+    "What do {a} {from} come to in {to}?",
+    "If I pay {a} {from}, how much is that in {to}?",
+    "Exchange rate question: {a} {from} in {to}?",
+    "{a} {from} equals how many {to}?",
+    "How much would I get in {to} for {a} {from}?",
+    "My budget is {a} {from}. What's that in {to}?",
+    "Quick currency check: {a} {from} to {to}.",
+    "The ticket costs {a} {from}. How much in {to}?",
+    "What's the {to} value of {a} {from}?",
+    "Please change {a} {from} to {to}.",
+    "Tell me {a} {from} in {to}.",
     "How much is {a} {from} in {to}?",
     "Convert {a} {from} to {to}.",
     "What's {a} {from} worth in {to}?",
@@ -999,6 +1079,18 @@ const C_EN: &[&str] = &[
     "Price is {a} {from}. What's that in {to}?",
 ];
 const C_ZH: &[&str] = &[
+    "帮我把{a}{from}换算成{to}。",
+    "{a}{from}合多少{to}？",
+    "付{a}{from}的话相当于多少{to}？",
+    "汇率问题：{a}{from}换{to}是多少？",
+    "{a}{from}等于几{to}？",
+    "用{a}{from}能换到多少{to}？",
+    "我的预算是{a}{from}，折合{to}多少？",
+    "查一下{a}{from}兑{to}。",
+    "门票{a}{from}，换成{to}是多少？",
+    "{a}{from}的{to}价值是多少？",
+    "请把{a}{from}兑换成{to}。",
+    "告诉我{a}{from}是多少{to}。",
     "{a}{from}等于多少{to}？",
     "把{a}{from}换成{to}。",
     "{a}{from}能换多少{to}？",
@@ -1011,11 +1103,17 @@ const C_ZH: &[&str] = &[
     "请问{a}{from}相当于多少{to}？",
 ];
 const C2_EN: &[&str] = &[
+    "Each night costs {a} {from}; I'm staying {n} nights. What's the total in {to}?",
+    "A tour is {a} {from} per person for {n} people. Total in {to}?",
+    "{n} tickets at {a} {from} each: how much in {to}?",
     "A hotel costs {a} {from} per night. What do {n} nights cost in {to}?",
     "I'm staying {n} nights at {a} {from} a night; total in {to}?",
     "Rent is {a} {from} per night for {n} nights. How much is that altogether in {to}?",
 ];
 const C2_ZH: &[&str] = &[
+    "每晚{a}{from}，住{n}晚，总共多少{to}？",
+    "旅游团每人{a}{from}，{n}个人一共多少{to}？",
+    "{n}张票每张{a}{from}，合计多少{to}？",
     "酒店每晚{a}{from}，住{n}晚一共多少{to}？",
     "每晚{a}{from}，住{n}晚，总价折合{to}是多少？",
     "一晚{a}{from}，订{n}晚，合计换成{to}多少钱？",
@@ -1494,6 +1592,18 @@ fn dates(mut ep: Episode<'_>, complex: bool) -> Out {
 // Knowledge
 
 const K_EN: &[&str] = &[
+    "What is {t}?",
+    "I'm curious about {t}. What can you tell me?",
+    "Give me a quick overview of {t}.",
+    "Find me facts about {t}.",
+    "Please look up {t}.",
+    "Can you tell me something about {t}?",
+    "Summarise what is known about {t}.",
+    "I need information about {t}.",
+    "What are the key facts about {t}?",
+    "Do you have anything on {t}?",
+    "Brief me on {t}.",
+    "Teach me about {t}.",
     "Tell me about {t}.",
     "What do you know about {t}?",
     "Look up {t} for me.",
@@ -1506,6 +1616,18 @@ const K_EN: &[&str] = &[
     "Search the reference for {t}.",
 ];
 const K_ZH: &[&str] = &[
+    "{t}是什么？",
+    "我对{t}很好奇，能讲讲吗？",
+    "快速介绍一下{t}。",
+    "帮我找找关于{t}的资料。",
+    "请查询{t}。",
+    "能告诉我一些{t}的事吗？",
+    "总结一下{t}的相关知识。",
+    "我需要{t}的信息。",
+    "{t}有哪些关键信息？",
+    "有没有关于{t}的资料？",
+    "给我讲讲{t}吧。",
+    "科普一下{t}。",
     "介绍一下{t}。",
     "{t}有什么特点？",
     "帮我查一下{t}的资料。",
@@ -1815,6 +1937,12 @@ fn notes(mut ep: Episode<'_>, complex: bool) -> Out {
 // Multi-tool chains
 
 const CAMP_EN: &[&str] = &[
+    "Is the weather near {city} OK for a camping trip this weekend? Where could we camp?",
+    "We want to camp near {city} on the weekend. Check the forecast and find campsites if it looks good.",
+    "Camping near {city} this Saturday and Sunday: yes or no? If yes, where?",
+    "Look at this weekend's weather for {city} and tell me whether to go camping, with places if so.",
+    "Any chance of a dry camping weekend near {city}? Recommend spots if it works out.",
+    "I'd like to sleep in a tent near {city} this weekend. Is that a good idea, and where?",
     "Is this weekend good for camping near {city}? If so, suggest some places.",
     "Thinking of camping around {city} this weekend. Will the weather allow it, and where should I go?",
     "Check the weekend weather in {city}; if it's dry, recommend campsites.",
@@ -1823,6 +1951,12 @@ const CAMP_EN: &[&str] = &[
     "Should I plan a camping weekend near {city}? Please check the forecast and suggest places.",
 ];
 const CAMP_ZH: &[&str] = &[
+    "这周末{city}附近的天气适合露营吗？可以去哪儿露营？",
+    "周末想在{city}附近露营，看看天气，合适的话找几个营地。",
+    "这周六周日去{city}附近露营行不行？行的话去哪儿？",
+    "看一下{city}这周末天气，告诉我能不能露营，能的话推荐地方。",
+    "{city}这周末会不会下雨？不下的话推荐露营地点。",
+    "周末想在{city}附近搭帐篷过夜，合适吗？去哪里好？",
     "这个周末适合去{city}附近露营吗？适合的话推荐几个地方。",
     "周末想在{city}周边露营，天气允许吗？去哪里好？",
     "看看{city}这周末的天气，如果不下雨就推荐露营地。",
@@ -1831,11 +1965,17 @@ const CAMP_ZH: &[&str] = &[
     "帮我查下{city}周末天气，适合露营就推荐几个营地。",
 ];
 const NOTE_FC_EN: &[&str] = &[
+    "Write {city}'s {n}-day forecast into the note \"{note}\".",
+    "Look up the weather in {city} for {n} days and keep it in \"{note}\".",
+    "Forecast {city}, {n} days, then save it as \"{note}\".",
     "Get the {n}-day forecast for {city} and save it in a note called \"{note}\".",
     "Check {city}'s weather for the next {n} days and write it down in my \"{note}\" note.",
     "Save the next {n} days of {city} weather to a note named \"{note}\".",
 ];
 const NOTE_FC_ZH: &[&str] = &[
+    "把{city}未来{n}天的天气写进笔记“{note}”。",
+    "查{city}{n}天的天气，保存在“{note}”里。",
+    "预报{city}未来{n}天天气，然后存为“{note}”。",
     "查一下{city}未来{n}天的天气，并保存到笔记“{note}”。",
     "把{city}接下来{n}天的天气预报记到“{note}”笔记里。",
     "获取{city}未来{n}天天气，存成名为“{note}”的笔记。",
