@@ -83,19 +83,28 @@ impl StrictFormatRule {
         prompt: Option<&str>,
         out: &mut Vec<String>,
     ) {
-        let spec = offered.iter().find(|t| t.name == call.name).or_else(|| {
-            // Tools listed only in the prompt text: the name must appear there, and the
-            // schema comes from the catalogue.
-            let listed = prompt.is_some_and(|p| p.contains(call.name.as_str()));
-            if offered.is_empty() && listed {
-                self.catalogue.get(&call.name)
-            } else {
-                None
+        let spec = if offered.is_empty() {
+            // Tools listed only in the prompt text: the name must appear there; the schema
+            // comes from the catalogue, and a tool outside it cannot be checked further.
+            if !prompt.is_some_and(|p| p.contains(call.name.as_str())) {
+                out.push(format!(
+                    "{at}: unknown tool `{}` (not listed in the prompt)",
+                    call.name
+                ));
+                return;
             }
-        });
-        let Some(spec) = spec else {
-            out.push(format!("{at}: unknown tool `{}` (not offered)", call.name));
-            return;
+            match self.catalogue.get(&call.name) {
+                Some(spec) => spec,
+                None => return,
+            }
+        } else {
+            match offered.iter().find(|t| t.name == call.name) {
+                Some(spec) => spec,
+                None => {
+                    out.push(format!("{at}: unknown tool `{}` (not offered)", call.name));
+                    return;
+                }
+            }
         };
         if let Err(errors) = validate_arguments(&spec.parameters_schema(), &call.arguments) {
             out.push(format!(

@@ -286,3 +286,39 @@ fn strict_rule_catches_malformed_turns_bad_arguments_and_unknown_tools() {
         }
     }
 }
+
+#[test]
+fn tools_outside_the_catalogue_are_checked_by_name_from_the_prompt() {
+    // An imported trajectory with its own tool, rendered under a text template: the tool is
+    // listed in the prompt, so its call is kept; the schema is checked when the sample
+    // carries the tools (native template).
+    let mut t = synth(vec![Scenario::Math], 10, 8)
+        .into_iter()
+        .find(|t| t.call_count() == 1)
+        .unwrap();
+    let spec = agentune_schema::ToolSpec::new(
+        "stock_quote",
+        "Latest quote of a stock ticker.",
+        json!({"type": "object", "properties": {"ticker": {"type": "string"}}, "required": ["ticker"]}),
+    );
+    t.tools = vec![spec];
+    let Step::ToolCalls { calls, .. } = &mut t.steps[0].step else {
+        panic!("a call step");
+    };
+    calls[0].name = "stock_quote".into();
+    calls[0].arguments = json!({"ticker": "ACME"}).as_object().unwrap().clone();
+    t.steps[0].observations[0].name = "stock_quote".into();
+    let rule = StrictFormatRule::new().unwrap();
+    for id in ["react", "openai"] {
+        let s = render_sample(&t, &Template::builtin(id).unwrap()).unwrap();
+        assert_eq!(rule.apply(&mut Record::from(s)), Verdict::Keep, "{id}");
+    }
+    let Step::ToolCalls { calls, .. } = &mut t.steps[0].step else {
+        panic!("a call step");
+    };
+    calls[0].arguments = json!({"ticker": 7}).as_object().unwrap().clone();
+    let s = render_sample(&t, &Template::builtin("openai").unwrap()).unwrap();
+    assert!(
+        matches!(rule.apply(&mut Record::from(s)), Verdict::Drop(d) if d.contains("invalid arguments"))
+    );
+}

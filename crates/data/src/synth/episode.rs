@@ -240,3 +240,18 @@ impl<'a> Episode<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_like_people_write_them() {
+        assert_eq!(fmt_num(14.0), "14");
+        assert_eq!(fmt_num(-3.0), "-3");
+        assert_eq!(fmt_num(3.106855961), "3.11");
+        assert_eq!(fmt_num(2.5), "2.5");
+        assert_eq!(fmt_num(0.001234), "0.0012");
+        assert_eq!(fill("{a} and {b}", &[("a", "x"), ("b", "y")]), "x and y");
+    }
+}
