@@ -524,7 +524,10 @@ fn place_lines(obs: &Value, lang: Lang) -> Vec<String> {
                             "{}. {name}（评分{}，价位{}）：{desc}",
                             i + 1,
                             num(p, "rating"),
-                            s(p, "price")
+                            match s(p, "price") {
+                                "free" => "免费",
+                                other => other,
+                            }
                         ),
                     }
                 })
@@ -1138,13 +1141,13 @@ fn currency(mut ep: Episode<'_>, complex: bool) -> Out {
     let rate_note = |obs: &Value| match lang {
         Lang::En => format!(
             "(fixed reference rate {} dated {}, not a live quote)",
-            num(obs, "rate"),
+            exact(obs, "rate"),
             s(obs, "rate_date")
         ),
         Lang::Zh => format!(
             "（按{}的固定参考汇率{}计算，并非实时汇率）",
             s(obs, "rate_date"),
-            num(obs, "rate")
+            exact(obs, "rate")
         ),
     };
     if complex {
@@ -1254,6 +1257,25 @@ fn random_date(ep: &mut Episode<'_>) -> (i32, u32, u32) {
     (y, m, d)
 }
 
+/// The Chinese name of an English weekday.
+fn weekday_zh(en: &str) -> &str {
+    match en {
+        "Monday" => "星期一",
+        "Tuesday" => "星期二",
+        "Wednesday" => "星期三",
+        "Thursday" => "星期四",
+        "Friday" => "星期五",
+        "Saturday" => "星期六",
+        "Sunday" => "星期日",
+        other => other,
+    }
+}
+
+/// A JSON field exactly as the tool wrote it.
+fn exact(v: &Value, key: &str) -> String {
+    v.get(key).map(Value::to_string).unwrap_or_default()
+}
+
 fn iso(d: (i32, u32, u32)) -> String {
     format!("{:04}-{:02}-{:02}", d.0, d.1, d.2)
 }
@@ -1335,7 +1357,7 @@ fn dates(mut ep: Episode<'_>, complex: bool) -> Out {
                 Lang::Zh => format!(
                     "今天是{today}，{n}天后是{}（{}）。",
                     s(&r, "date"),
-                    s(&r, "weekday")
+                    weekday_zh(s(&r, "weekday"))
                 ),
             };
             return Ok(ep.answer(q, answer));
@@ -1579,7 +1601,7 @@ fn dates(mut ep: Episode<'_>, complex: bool) -> Out {
                     iso(d),
                     if back { "往前" } else { "往后" },
                     s(&r, "date"),
-                    s(&r, "weekday")
+                    weekday_zh(s(&r, "weekday"))
                 ),
             };
             let _ = iso_to_tuple(s(&r, "date")).ok_or("date_add returned no date")?;
