@@ -30,6 +30,10 @@ pub struct DataArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum DataCommand {
+    /// Synthesise scenario trajectories whose observations come from running the built-in tools.
+    Synth(crate::data_synth::SynthArgs),
+    /// Render trajectories into training samples under a weighted mix of agent templates.
+    Render(crate::data_synth::RenderArgs),
     /// Import a public data set (ToolBench, AgentInstruct, KAgentInstruct, ShareGPT, OpenAI, BFCL).
     Import(ImportArgs),
     /// Clean: rules, PII anonymisation, exact and near duplicates, conflicts.
@@ -96,6 +100,8 @@ struct CleanArgs {
     /// Do not remove near duplicates.
     #[arg(long)]
     no_near_dedup: bool,
+    #[command(flatten)]
+    strict: crate::data_synth::StrictArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,6 +202,8 @@ pub fn run(args: DataArgs) -> Result<()> {
         cfg.seed = seed;
     }
     match args.command {
+        DataCommand::Synth(a) => crate::data_synth::synth_cmd(&cfg, &a),
+        DataCommand::Render(a) => crate::data_synth::render_cmd(&cfg, &a),
         DataCommand::Import(a) => import_cmd(&a),
         DataCommand::Clean(a) => clean_cmd(cfg, &a),
         DataCommand::Mix(a) => mix_cmd(cfg, &a),
@@ -327,7 +335,8 @@ fn clean_cmd(mut cfg: DataConfig, a: &CleanArgs) -> Result<()> {
     cfg.validate()?;
     let records = read_records(&a.input)?;
     let pb = spinner("cleaning");
-    let cleaner = Cleaner::new(cfg.clean.clone(), cfg.minhash);
+    let mut cleaner = Cleaner::new(cfg.clean.clone(), cfg.minhash);
+    crate::data_synth::add_strict_rule(&mut cleaner, &a.strict)?;
     let out = cleaner.clean(records);
     pb.finish_and_clear();
     write_records(&a.output, out.kept.iter())?;

@@ -19,10 +19,13 @@ pub mod mix;
 mod pixfont;
 mod pylit;
 mod record;
+pub mod render;
 pub mod rng;
 pub mod split;
 pub mod stats;
+pub mod synth;
 pub mod synthetic;
+pub mod validate;
 
 pub use clean::{
     Chars, CleanOutput, CleanReport, CleanSettings, Cleaner, ConflictPolicy, Dropped,

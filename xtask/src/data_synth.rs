@@ -1,0 +1,282 @@
+//! `cargo xtask data synth` (scenario trajectories verified by execution), `data render`
+//! (trajectories to training samples under a weighted mix of agent templates), and the
+//! strict-format rule options of `data clean`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use agentune_data::render::{RenderReport, RenderSettings, Renderer, TemplateMix};
+use agentune_data::synth::{Lang, Scenario, SynthSettings, Synthesizer};
+use agentune_data::validate::StrictFormatRule;
+use agentune_data::{Cleaner, DataConfig, Record};
+use agentune_schema::{JsonlWriter, Sample, Trajectory, write_atomic};
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Template choice for rendering.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TemplateOpts {
+    /// Templates to draw from: shipped ids, template files, folders or patterns such as
+    /// `generated/*.toml` (comma-separated). Default: every shipped template.
+    #[arg(long, value_delimiter = ',')]
+    templates: Vec<String>,
+    /// One sampling weight per `--templates` entry (comma-separated). Default: equal.
+    #[arg(long, value_delimiter = ',')]
+    weights: Vec<f64>,
+    /// Templates each trajectory is rendered under (fewer when fewer can express it).
+    #[arg(long, default_value_t = 2)]
+    per_record: usize,
+}
+
+/// Options of `cargo xtask data synth`.
+#[derive(Debug, clap::Args)]
+pub struct SynthArgs {
+    /// Trajectories to generate.
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    /// The trajectories (JSONL).
+    #[arg(long, visible_alias = "out")]
+    output: PathBuf,
+    /// Scenarios (comma-separated): weather, travel, math, units, currency, dates, knowledge,
+    /// notes, chain. Default: all.
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// Query languages (comma-separated): en, zh. Default: both.
+    #[arg(long, value_delimiter = ',')]
+    lang: Vec<String>,
+    /// Positive : hard-negative ratio (default: mix.positive_to_hard_negative of the config).
+    #[arg(long)]
+    positive_to_hard_negative: Option<f64>,
+    /// Simple : complex ratio of positives (default: mix.simple_to_complex of the config).
+    #[arg(long)]
+    simple_to_complex: Option<f64>,
+    /// Most distractor tools offered beside the needed ones.
+    #[arg(long, default_value_t = 3)]
+    max_distractors: usize,
+    /// Also render the trajectories into training samples here (JSONL), as `data render`.
+    #[arg(long)]
+    render_output: Option<PathBuf>,
+    #[command(flatten)]
+    templates: TemplateOpts,
+}
+
+/// Options of `cargo xtask data render`.
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Trajectories (JSONL); samples in the file are passed through unchanged.
+    #[arg(long, visible_alias = "in")]
+    input: PathBuf,
+    /// The samples (JSONL).
+    #[arg(long, visible_alias = "out")]
+    output: PathBuf,
+    /// The rendering report (default: <output>.render.json).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    templates: TemplateOpts,
+}
+
+/// Strict-format options of `cargo xtask data clean`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StrictArgs {
+    /// Do not check rendered samples against their template's strict parser and their calls
+    /// against the tools' JSON Schemas (the check runs by default on samples whose template
+    /// is known: the shipped ones plus `--strict-templates`).
+    #[arg(long)]
+    no_strict_format: bool,
+    /// Extra templates the strict check knows (files, folders or patterns, comma-separated),
+    /// e.g. ones a meta-agent wrote.
+    #[arg(long, value_delimiter = ',')]
+    strict_templates: Vec<String>,
+}
+
+/// Adds the strict-format rule to a cleaner unless disabled.
+pub(crate) fn add_strict_rule(cleaner: &mut Cleaner, a: &StrictArgs) -> Result<()> {
+    if a.no_strict_format {
+        return Ok(());
+    }
+    let mut rule = StrictFormatRule::new().context("setting up the strict-format rule")?;
+    if !a.strict_templates.is_empty() {
+        let mix = TemplateMix::from_specs(&a.strict_templates, &[])
+            .context("loading --strict-templates")?;
+        for t in mix.templates() {
+            rule = rule.with_template(t.clone());
+        }
+    }
+    cleaner.push_rule(Box::new(rule));
+    Ok(())
+}
+
+fn bar(len: usize, msg: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(msg.to_owned());
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+fn mix_from(opts: &TemplateOpts, seed: u64) -> Result<Renderer> {
+    let mix = if opts.templates.is_empty() {
+        if !opts.weights.is_empty() {
+            bail!("--weights needs --templates (one weight per template)");
+        }
+        TemplateMix::builtin()?
+    } else {
+        TemplateMix::from_specs(&opts.templates, &opts.weights).context("reading --templates")?
+    };
+    Ok(Renderer::new(
+        mix,
+        RenderSettings {
+            per_record: opts.per_record,
+            seed,
+        },
+    )?)
+}
+
+pub(crate) fn synth_cmd(cfg: &DataConfig, a: &SynthArgs) -> Result<()> {
+    let scenarios = a
+        .scenarios
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.parse::<Scenario>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let languages = a
+        .lang
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.parse::<Lang>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let settings = SynthSettings {
+        count: a.count,
+        seed: cfg.seed,
+        scenarios,
+        languages,
+        positive_to_hard_negative: a
+            .positive_to_hard_negative
+            .unwrap_or(cfg.mix.positive_to_hard_negative),
+        simple_to_complex: a.simple_to_complex.unwrap_or(cfg.mix.simple_to_complex),
+        max_distractors: a.max_distractors,
+    };
+    let renderer = match &a.render_output {
+        Some(_) => Some(mix_from(&a.templates, cfg.seed)?),
+        None => None,
+    };
+    let synth = Synthesizer::new(settings)?;
+    let start = Instant::now();
+    let pb = bar(synth.len(), "synthesising");
+    let mut w = JsonlWriter::<Trajectory>::create(&a.output)?;
+    let mut samples = match &a.render_output {
+        Some(p) => Some(JsonlWriter::<Sample>::create(p)?),
+        None => None,
+    };
+    let mut report = RenderReport::default();
+    let (mut hard_negatives, mut complex, mut zh) = (0usize, 0usize, 0usize);
+    for i in 0..synth.len() {
+        let t = synth.generate(i)?;
+        if let Some(m) = &t.meta {
+            hard_negatives += usize::from(m.kind == agentune_schema::QueryKind::HardNegative);
+            complex += usize::from(m.complexity == agentune_schema::Complexity::Complex);
+            zh += usize::from(m.language == "zh");
+        }
+        if let (Some(r), Some(sw)) = (&renderer, samples.as_mut()) {
+            for s in r.render(&t, &mut report) {
+                sw.write(&s)?;
+            }
+        }
+        w.write(&t)?;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let n = w.finish()?;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "synthesised {n} trajectories in {secs:.2} s ({:.0} records/s): {hard_negatives} hard negatives, {complex} complex, {zh} Chinese; wrote {}",
+        n as f64 / secs.max(1e-9),
+        a.output.display()
+    );
+    if let (Some(sw), Some(p)) = (samples, &a.render_output) {
+        let m = sw.finish()?;
+        print_render(&report, m, p);
+        write_report(&sibling(p, ".render.json"), &report)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn render_cmd(cfg: &DataConfig, a: &RenderArgs) -> Result<()> {
+    let renderer = mix_from(&a.templates, cfg.seed)?;
+    let records = crate::data::read_records(&a.input)?;
+    let pb = bar(records.len(), "rendering");
+    let mut report = RenderReport::default();
+    let mut w = JsonlWriter::<Record>::create(&a.output)?;
+    let mut passed = 0usize;
+    for r in &records {
+        match r {
+            Record::Trajectory(t) => {
+                for s in renderer.render(t, &mut report) {
+                    w.write(&Record::from(s))?;
+                }
+            }
+            Record::Sample(_) => {
+                passed += 1;
+                w.write(r)?;
+            }
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let n = w.finish()?;
+    print_render(&report, n - passed, &a.output);
+    if passed > 0 {
+        eprintln!("passed {passed} sample(s) of the input through unchanged");
+    }
+    let report_path = a
+        .report
+        .clone()
+        .unwrap_or_else(|| sibling(&a.output, ".render.json"));
+    write_report(&report_path, &report)
+}
+
+fn print_render(report: &RenderReport, written: usize, path: &Path) {
+    let by: Vec<String> = report
+        .by_template
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let skipped: Vec<String> = report
+        .skipped
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    eprintln!(
+        "rendered {} trajectories into {written} samples ({}); skipped {} rendering(s){}; {} trajectory(ies) fit no template; wrote {}",
+        report.trajectories,
+        by.join(", "),
+        report.skipped_total(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", skipped.join(", "))
+        },
+        report.unrendered,
+        path.display()
+    );
+}
+
+fn write_report(path: &Path, report: &RenderReport) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(report).context("serializing the report")?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let stem = name.strip_suffix(".jsonl").unwrap_or(&name);
+    path.with_file_name(format!("{stem}{suffix}"))
+}
