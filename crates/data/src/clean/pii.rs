@@ -133,6 +133,7 @@ impl PiiDetector {
             PiiKind::IdCard,
             |s, prev, next| {
                 (digit_boundary(prev, next)
+                    && prev != Some('.')
                     && !next.is_some_and(|c| c.is_ascii_alphabetic())
                     && valid_id_card(s))
                 .then(|| s.to_ascii_uppercase())
@@ -144,7 +145,8 @@ impl PiiDetector {
             &self.cn_mobile,
             PiiKind::Phone,
             |s, prev, next| {
-                (digit_boundary(prev, next) && prev != Some('+'))
+                // A run of digits after a decimal point is a fraction (`3.16227766017`).
+                (digit_boundary(prev, next) && !matches!(prev, Some('+' | '.')))
                     .then(|| digits(s).trim_start_matches("86").to_owned())
             },
         );
@@ -346,6 +348,18 @@ mod tests {
         ] {
             assert_eq!(anon(keep).0, keep);
         }
+    }
+
+    #[test]
+    fn fractions_are_not_phone_numbers() {
+        for text in [
+            "sqrt(10) = 3.16227766017",
+            "x = 0.13812345678",
+            "结果是2.15912345678。",
+        ] {
+            assert_eq!(anon(text).0, text);
+        }
+        assert_eq!(anon("call 13812345678.").0, "call <PHONE_1>.");
     }
 
     #[test]
