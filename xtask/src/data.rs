@@ -34,6 +34,8 @@ enum DataCommand {
     Synth(crate::data_synth::SynthArgs),
     /// Render trajectories into training samples under a weighted mix of agent templates.
     Render(crate::data_synth::RenderArgs),
+    /// Tokenize rendered samples for a model into packed, loss-masked training shards.
+    Build(crate::data_build::BuildArgs),
     /// Import a public data set (ToolBench, AgentInstruct, KAgentInstruct, ShareGPT, OpenAI, BFCL).
     Import(ImportArgs),
     /// Clean: rules, PII anonymisation, exact and near duplicates, conflicts.
@@ -204,6 +206,7 @@ pub fn run(args: DataArgs) -> Result<()> {
     match args.command {
         DataCommand::Synth(a) => crate::data_synth::synth_cmd(&cfg, &a),
         DataCommand::Render(a) => crate::data_synth::render_cmd(&cfg, &a),
+        DataCommand::Build(a) => crate::data_build::build_cmd(&cfg, &a),
         DataCommand::Import(a) => import_cmd(&a),
         DataCommand::Clean(a) => clean_cmd(cfg, &a),
         DataCommand::Mix(a) => mix_cmd(cfg, &a),

@@ -8,6 +8,7 @@ mod bench;
 mod ci;
 mod convert;
 mod data;
+mod data_build;
 mod data_synth;
 mod fetch_model;
 mod generate;

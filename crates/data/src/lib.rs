@@ -21,6 +21,7 @@ mod pylit;
 mod record;
 pub mod render;
 pub mod rng;
+pub mod shards;
 pub mod split;
 pub mod stats;
 pub mod synth;
