@@ -324,7 +324,9 @@ pub fn read_replies(path: &std::path::Path) -> Result<BTreeMap<String, Message>>
         let message = match (v.get("text"), v.get("message")) {
             (Some(Value::String(t)), None) => Message::assistant(t.clone()),
             (None, Some(m)) => Message::from_openai(m)
-                .or_else(|_| serde_json::from_value::<Message>(m.clone()).map_err(|e| e.to_string()))
+                .or_else(|_| {
+                    serde_json::from_value::<Message>(m.clone()).map_err(|e| e.to_string())
+                })
                 .map_err(|e| bad("message", e.to_string()))?,
             _ => return Err(bad("text", "give a string `text` or a `message`".into())),
         };

@@ -52,7 +52,12 @@ fn metric(template: &Template, s: &Sample, reply: &str, name: &str) -> Option<f6
 #[test]
 fn items_are_assistant_turns_with_gold_history() {
     let t = Template::builtin("hermes").unwrap();
-    let s = sample(&t, "s1", QueryKind::Positive, &calls(vec![tc("w", json!({"city": "Paris"}))]));
+    let s = sample(
+        &t,
+        "s1",
+        QueryKind::Positive,
+        &calls(vec![tc("w", json!({"city": "Paris"}))]),
+    );
     let items = step_items(&s);
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].id, "s1#2");
@@ -65,7 +70,14 @@ fn exact_reply_scores_full_marks() {
     let gold = calls(vec![tc("get_weather", json!({"city": "Paris", "days": 3}))]);
     let s = sample(&t, "s", QueryKind::Positive, &gold);
     let reply = t.render_step_text(&gold).unwrap();
-    for m in ["strict_valid", "lenient_valid", "tool_name_acc", "arg_exact", "arg_f1", "called"] {
+    for m in [
+        "strict_valid",
+        "lenient_valid",
+        "tool_name_acc",
+        "arg_exact",
+        "arg_f1",
+        "called",
+    ] {
         assert_eq!(metric(&t, &s, &reply, m), Some(1.0), "{m}");
     }
     assert_eq!(metric(&t, &s, &reply, "gave_up"), Some(0.0));
@@ -85,7 +97,10 @@ fn lenient_only_and_wrong_arguments() {
     assert_eq!(metric(&t, &s, sloppy, "lenient_valid"), Some(1.0));
     assert_eq!(metric(&t, &s, sloppy, "arg_exact"), Some(1.0));
     let wrong = t
-        .render_step_text(&calls(vec![tc("get_weather", json!({"city": "Paris", "days": 4}))]))
+        .render_step_text(&calls(vec![tc(
+            "get_weather",
+            json!({"city": "Paris", "days": 4}),
+        )]))
         .unwrap();
     assert_eq!(metric(&t, &s, &wrong, "tool_name_acc"), Some(1.0));
     assert_eq!(metric(&t, &s, &wrong, "arg_exact"), Some(0.0));
@@ -100,8 +115,15 @@ fn parallel_calls_match_in_any_order() {
     let t = Template::builtin("hermes").unwrap();
     let a = tc("get_weather", json!({"city": "Paris"}));
     let b = tc("get_weather", json!({"city": "Rome"}));
-    let s = sample(&t, "s", QueryKind::Positive, &calls(vec![a.clone(), b.clone()]));
-    let swapped = t.render_step_text(&calls(vec![b.clone(), a.clone()])).unwrap();
+    let s = sample(
+        &t,
+        "s",
+        QueryKind::Positive,
+        &calls(vec![a.clone(), b.clone()]),
+    );
+    let swapped = t
+        .render_step_text(&calls(vec![b.clone(), a.clone()]))
+        .unwrap();
     assert_eq!(metric(&t, &s, &swapped, "parallel_set_match"), Some(1.0));
     let one = t.render_step_text(&calls(vec![a])).unwrap();
     assert_eq!(metric(&t, &s, &one, "parallel_set_match"), Some(0.0));
@@ -111,8 +133,16 @@ fn parallel_calls_match_in_any_order() {
 #[test]
 fn hard_negatives_score_abstention() {
     let t = Template::builtin("hermes").unwrap();
-    let s = sample(&t, "s", QueryKind::HardNegative, &answer("What a nice day indeed!"));
-    assert_eq!(metric(&t, &s, "Yes, lovely weather.", "abstained"), Some(1.0));
+    let s = sample(
+        &t,
+        "s",
+        QueryKind::HardNegative,
+        &answer("What a nice day indeed!"),
+    );
+    assert_eq!(
+        metric(&t, &s, "Yes, lovely weather.", "abstained"),
+        Some(1.0)
+    );
     let call = t
         .render_step_text(&calls(vec![tc("get_weather", json!({"city": "Paris"}))]))
         .unwrap();
@@ -151,7 +181,10 @@ fn report_groups_by_slice() {
     assert_eq!(report.overall.items, 3);
     let called = report.by_kind["positive"].metrics["called"];
     assert_eq!((called.mean, called.n), (0.5, 2));
-    assert_eq!(report.by_kind["hard_negative"].metrics["abstained"].mean, 1.0);
+    assert_eq!(
+        report.by_kind["hard_negative"].metrics["abstained"].mean,
+        1.0
+    );
     assert_eq!(report.by_template["hermes"].items, 3);
     assert_eq!(report.by_scenario["weather"].metrics["lenient_valid"].n, 3);
     assert_eq!(report.by_complexity["simple"].items, 3);

@@ -1,0 +1,217 @@
+//! `cargo xtask eval bfcl` end to end: the real binary on the eval crate's BFCL fixture files,
+//! with decoded-call responses and with text responses decoded through a template.
+
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .expect("the xtask binary runs")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/eval/tests/fixtures/bfcl")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn write_jsonl(path: &Path, rows: &[Value]) {
+    let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(path, body).unwrap();
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn eval_bfcl_scores_call_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let responses = dir.path().join("responses.jsonl");
+    write_jsonl(
+        &responses,
+        &[
+            json!({"id": "simple_python_0", "calls": [{"name": "calc_area", "arguments": {"base": 10, "height": 5}}]}),
+            json!({"id": "simple_python_1", "calls": [{"name": "calc_area", "arguments": {"base": "3", "height": 2.5}}]}),
+            json!({"id": "parallel_0", "calls": [
+                {"name": "get_weather", "arguments": {"city": "Rome"}},
+                {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}
+            ]}),
+            json!({"id": "irrelevance_0", "calls": []}),
+            json!({"id": "live_relevance_0-0-0", "calls": []}),
+        ],
+    );
+    let out = dir.path().join("out");
+    let o = xtask(&[
+        "eval",
+        "bfcl",
+        "--data",
+        s(&fixtures()),
+        "--responses",
+        s(&responses),
+        "--out",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let verdicts = read_jsonl(&out.join("verdicts.jsonl"));
+    let by_id = |id: &str| verdicts.iter().find(|v| v["id"] == id).unwrap().clone();
+    assert_eq!(by_id("simple_python_0")["valid"], true);
+    assert_eq!(by_id("simple_python_0")["category"], "simple_python");
+    assert_eq!(by_id("simple_python_1")["valid"], false);
+    assert!(
+        by_id("simple_python_1")["error"]
+            .as_str()
+            .unwrap()
+            .contains("base")
+    );
+    assert_eq!(by_id("parallel_0")["valid"], true);
+    assert_eq!(by_id("irrelevance_0")["valid"], true);
+    assert_eq!(by_id("live_relevance_0-0-0")["valid"], false);
+    // Only the answered categories are scored.
+    assert_eq!(verdicts.len(), 5);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["categories"]["simple_python"]["accuracy"], 0.5);
+    assert_eq!(summary["categories"]["parallel"]["accuracy"], 1.0);
+    assert_eq!(summary["aggregates"]["relevance"], 0.0);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("| simple_python | 50.00% | 1 | 2 |"),
+        "{table}"
+    );
+}
+
+#[test]
+fn eval_bfcl_decodes_text_with_a_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let responses = dir.path().join("responses.jsonl");
+    let call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Berlin\"}}\n</tool_call>";
+    write_jsonl(
+        &responses,
+        &[
+            json!({"id": "live_simple_0-0-0", "text": call}),
+            json!({"id": "live_irrelevance_0-0-0", "text": "Why did the chicken cross the road?"}),
+        ],
+    );
+    let out = dir.path().join("out");
+    let data = fixtures();
+    let args = [
+        "eval",
+        "bfcl",
+        "--data",
+        s(&data),
+        "--responses",
+        s(&responses),
+        "--out",
+        s(&out),
+    ];
+    let o = xtask(&[&args[..], &["--template", "hermes"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let verdicts = read_jsonl(&out.join("verdicts.jsonl"));
+    assert_eq!(verdicts.len(), 2);
+    assert!(verdicts.iter().all(|v| v["valid"] == true), "{verdicts:?}");
+    // Without --template the text responses are refused, naming file, line and field.
+    let o = xtask(&args);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("responses.jsonl:1") && err.contains("--template"),
+        "{err}"
+    );
+}
+
+#[test]
+fn eval_bfcl_reports_a_missing_data_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let responses = dir.path().join("r.jsonl");
+    write_jsonl(&responses, &[json!({"id": "x", "calls": []})]);
+    let missing = dir.path().join("nope");
+    let o = xtask(&[
+        "eval",
+        "bfcl",
+        "--data",
+        s(&missing),
+        "--responses",
+        s(&responses),
+        "--out",
+        s(dir.path()),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("fetch_bfcl.sh"));
+}
+
+#[test]
+fn eval_steps_scores_replies_per_slice() {
+    let dir = tempfile::tempdir().unwrap();
+    let call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+    let sample = |id: &str, kind: &str, gold: &str| {
+        json!({
+            "id": id,
+            "messages": [
+                {"role": "system", "content": "You may call get_weather."},
+                {"role": "user", "content": "query"},
+                {"role": "assistant", "content": gold}
+            ],
+            "template_id": "hermes",
+            "meta": {"scenario": "weather", "kind": kind, "complexity": "simple", "language": "en"}
+        })
+    };
+    let samples = dir.path().join("test.jsonl");
+    write_jsonl(
+        &samples,
+        &[
+            sample("a", "positive", call),
+            sample("b", "positive", call),
+            sample("c", "hard_negative", "What a nice day!"),
+        ],
+    );
+    let replies = dir.path().join("replies.jsonl");
+    write_jsonl(
+        &replies,
+        &[
+            json!({"id": "a#2", "text": call}),
+            json!({"id": "b#2", "message": {"role": "assistant", "content": "It is sunny."}}),
+            json!({"id": "c#2", "text": "Indeed it is."}),
+        ],
+    );
+    let out = dir.path().join("out");
+    let o = xtask(&[
+        "eval",
+        "steps",
+        "--samples",
+        s(&samples),
+        "--responses",
+        s(&replies),
+        "--out",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let records = read_jsonl(&out.join("steps.jsonl"));
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[0]["suite"], "heldout_step");
+    assert_eq!(records[0]["metrics"]["arg_exact"], 1.0);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("steps_summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        summary["by_kind"]["positive"]["metrics"]["called"]["mean"],
+        0.5
+    );
+    assert_eq!(
+        summary["by_kind"]["hard_negative"]["metrics"]["abstained"]["mean"],
+        1.0
+    );
+    assert_eq!(summary["overall"]["items"], 3);
+}
