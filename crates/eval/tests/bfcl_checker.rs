@@ -490,3 +490,31 @@ fn real_bfcl_gold_calls_pass() {
     }
     assert_eq!(report.verdicts.len(), 400 + 200 + 200 + 200 + 258);
 }
+
+#[test]
+fn prompts_carry_the_functions_as_tools() {
+    let e = entry("simple_python_0");
+    let tools = bfcl::prompt::tools(&e);
+    let schema = tools[0].parameters.clone().unwrap();
+    assert_eq!(schema["type"], "object");
+    assert_eq!(schema["properties"]["height"]["type"], "number");
+    assert_eq!(schema["properties"]["opts"]["type"], "object");
+    assert_eq!(schema["required"], json!(["base", "height"]));
+    // Java parameters are strings in Java syntax, their type named in the description.
+    let j = bfcl::prompt::tools(&entry("simple_java_0"));
+    let limit = &j[0].parameters.as_ref().unwrap()["properties"]["limit"];
+    assert_eq!(limit["type"], "string");
+    assert!(limit["description"].as_str().unwrap().contains("Java long"));
+    // Native templates send the tools with the request; text templates render them.
+    let native = agentune_runtime::Template::builtin("openai").unwrap();
+    let r = bfcl::prompt::request(&e, &native, Some(0.0), Some(64)).unwrap();
+    assert_eq!(r.tools.as_ref().map(Vec::len), Some(1));
+    let hermes = agentune_runtime::Template::builtin("hermes").unwrap();
+    let r = bfcl::prompt::request(&e, &hermes, None, None).unwrap();
+    assert!(r.tools.is_none());
+    let text: String = r.messages.iter().map(|m| m.content_str()).collect();
+    assert!(
+        text.contains("calc_area") && text.contains("base 10"),
+        "{text}"
+    );
+}

@@ -464,7 +464,7 @@ struct TypeCheck {
 fn possible_answer_type(possible: &Py) -> Option<PyType> {
     possible
         .iter_items()?
-        .into_iter()
+        .iter()
         .find(|a| !a.is_empty_str())
         .map(|a| a.ty())
 }
@@ -487,11 +487,11 @@ fn type_checker(
                 is_variable,
             };
         };
-        for item in possible.iter_items().unwrap_or_default() {
+        for item in possible.iter_items().unwrap_or_default().iter() {
             let mut ok = true;
-            if let (Py::List(_), Py::List(values)) = (&item, value) {
+            if let (Py::List(_), Py::List(values)) = (item, value) {
                 for v in values {
-                    let inner = type_checker(param, v, &item, type_name(nested), nested, None);
+                    let inner = type_checker(param, v, item, type_name(nested), nested, None);
                     if !inner.check.valid {
                         ok = false;
                         break;
@@ -584,7 +584,7 @@ fn list_checker(param: &str, value: &[Py], possible: &Py) -> Check {
 
 fn dict_checker(value: &[(String, Py)], possibles: &Py) -> Check {
     let mut result = Check::fail("dict_checker:unclear", "");
-    for answer in possibles.iter_items().unwrap_or_default() {
+    for answer in possibles.iter_items().unwrap_or_default().iter() {
         if answer.is_empty_str() {
             continue;
         }
@@ -620,7 +620,7 @@ fn dict_checker(value: &[(String, Py)], possibles: &Py) -> Check {
                 break;
             }
         }
-        match &answer {
+        match answer {
             Py::Dict(entries) => {
                 for (key, accepted) in entries {
                     let present = value.iter().any(|(k, _)| k == key);
@@ -648,7 +648,7 @@ fn dict_checker(value: &[(String, Py)], possibles: &Py) -> Check {
 
 fn list_dict_checker(value: &[Py], possibles: &Py) -> Check {
     let mut result = Check::fail("list_dict_checker:unclear", "");
-    for answer in possibles.iter_items().unwrap_or_default() {
+    for answer in possibles.iter_items().unwrap_or_default().iter() {
         let mut ok = true;
         let Some(n) = answer.py_len() else {
             result = Check::fail(
@@ -665,9 +665,9 @@ fn list_dict_checker(value: &[Py], possibles: &Py) -> Check {
             continue;
         }
         let items = answer.iter_items().unwrap_or_default();
-        for (v, a) in value.iter().zip(items) {
+        for (v, a) in value.iter().zip(items.iter()) {
             result = match v {
-                Py::Dict(d) => dict_checker(d, &Py::List(vec![a])),
+                Py::Dict(d) => dict_checker(d, &Py::List(vec![a.clone()])),
                 _ => Check::fail("value_error:dict_value", format!("{v} is not a dict")),
             };
             if !result.valid {

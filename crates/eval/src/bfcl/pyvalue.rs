@@ -132,12 +132,18 @@ impl Py {
         }
     }
 
-    /// The items `for x in self` visits: list elements, or the characters of a string.
-    pub fn iter_items(&self) -> Option<Vec<Py>> {
+    /// The items `for x in self` visits: list elements (borrowed), or the characters of a
+    /// string, or the keys of a dict.
+    pub fn iter_items(&self) -> Option<std::borrow::Cow<'_, [Py]>> {
+        use std::borrow::Cow;
         match self {
-            Py::List(l) => Some(l.clone()),
-            Py::Str(s) => Some(s.chars().map(|c| Py::Str(c.to_string())).collect()),
-            Py::Dict(d) => Some(d.iter().map(|(k, _)| Py::Str(k.clone())).collect()),
+            Py::List(l) => Some(Cow::Borrowed(l.as_slice())),
+            Py::Str(s) => Some(Cow::Owned(
+                s.chars().map(|c| Py::Str(c.to_string())).collect(),
+            )),
+            Py::Dict(d) => Some(Cow::Owned(
+                d.iter().map(|(k, _)| Py::Str(k.clone())).collect(),
+            )),
             _ => None,
         }
     }
