@@ -215,3 +215,107 @@ fn eval_steps_scores_replies_per_slice() {
     );
     assert_eq!(summary["overall"]["items"], 3);
 }
+
+/// A minimal OpenAI-compatible endpoint on a local port for the generating path: it answers
+/// a request mentioning Berlin with a `get_weather` tool call and anything else with text, and
+/// counts the requests it served.
+fn serve_replies(count: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            reader.read_exact(&mut body).unwrap();
+            let body = String::from_utf8_lossy(&body);
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let message = if body.contains("Berlin") {
+                json!({"role": "assistant", "content": null, "tool_calls": [{
+                    "id": "call_0", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\": \"Berlin\"}"}
+                }]})
+            } else {
+                json!({"role": "assistant", "content": "No tool is needed for that."})
+            };
+            let reply = json!({"id": "r", "object": "chat.completion", "choices": [
+                {"index": 0, "message": message, "finish_reason": "stop"}
+            ]})
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+#[test]
+fn eval_bfcl_generates_through_an_endpoint_with_a_cache() {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let url = serve_replies(count.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let cache = dir.path().join("cache.jsonl");
+    let data = fixtures();
+    let args = [
+        "eval",
+        "bfcl",
+        "--data",
+        s(&data),
+        "--endpoint",
+        &url,
+        "--model",
+        "test-model",
+        "--categories",
+        "live_simple,live_irrelevance,live_relevance",
+        "--cache",
+        s(&cache),
+        "--out",
+        s(&out),
+    ];
+    let o = xtask(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let verdicts = read_jsonl(&out.join("verdicts.jsonl"));
+    let valid = |id: &str| verdicts.iter().find(|v| v["id"] == id).unwrap()["valid"].clone();
+    assert_eq!(valid("live_simple_0-0-0"), true);
+    assert_eq!(valid("live_irrelevance_0-0-0"), true);
+    assert_eq!(valid("live_relevance_0-0-0"), false);
+    let responses = read_jsonl(&out.join("responses.jsonl"));
+    assert_eq!(responses.len(), 3);
+    // The second run is answered from the cache: no new request.
+    let o = xtask(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // The written responses re-score offline to the same verdicts.
+    let again = dir.path().join("again");
+    let o = xtask(&[
+        "eval",
+        "bfcl",
+        "--data",
+        s(&data),
+        "--responses",
+        s(&out.join("responses.jsonl")),
+        "--template",
+        "openai",
+        "--out",
+        s(&again),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_jsonl(&again.join("verdicts.jsonl")), verdicts);
+}

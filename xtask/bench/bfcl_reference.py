@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # Python reference for `cargo xtask bench eval`: scores the same BFCL responses file with
 # BFCL's own checker (the `bfcl-eval` package's ast_checker and its relevance rule) and writes
-# one verdict per test case, plus the elapsed seconds on stdout as JSON.
+# one verdict per test case, plus on stdout as JSON the elapsed seconds (reading the data and
+# responses, and checking) and the seconds spent in the checker alone.
 #
 # Only the checker is imported. Its module imports the model registry (every API handler and
 # their SDKs) just to look up whether a model writes `.` as `_`; a small stand-in registry
@@ -63,6 +64,7 @@ def main():
         responses[r["id"]] = decoded
 
     verdicts = []
+    check_s = 0.0
     for cat in CATEGORIES:
         qpath = os.path.join(a.data, f"{a.version_prefix}_{cat}.json")
         if not os.path.exists(qpath):
@@ -85,6 +87,7 @@ def main():
             if out is None:
                 verdicts.append({"id": e["id"], "valid": False, "error_type": "missing_response"})
                 continue
+            t0 = time.perf_counter()
             try:
                 if "irrelevance" in cat or "relevance" in cat:
                     # BFCL's rule: a call is made when decoding succeeds and is not empty.
@@ -98,12 +101,13 @@ def main():
                     valid, etype = r["valid"], r.get("error_type")
             except Exception as ex:  # the checker raises on inputs it does not handle
                 valid, etype = False, f"exception:{type(ex).__name__}"
+            check_s += time.perf_counter() - t0
             verdicts.append({"id": e["id"], "valid": bool(valid), "error_type": etype})
     elapsed = time.perf_counter() - start
     with open(a.out, "w", encoding="utf-8") as f:
         for v in verdicts:
             f.write(json.dumps(v) + "\n")
-    print(json.dumps({"elapsed_s": elapsed, "verdicts": len(verdicts)}))
+    print(json.dumps({"elapsed_s": elapsed, "check_s": check_s, "verdicts": len(verdicts)}))
 
 
 if __name__ == "__main__":

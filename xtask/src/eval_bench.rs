@@ -142,10 +142,13 @@ type Verdict = (bool, String);
 /// One side's verdicts by id.
 type Verdicts = HashMap<String, Verdict>;
 
-fn ours(data: &Path, responses: &Path) -> Result<(Verdicts, bfcl::Summary)> {
+/// Our verdicts, the summary, and the seconds spent scoring alone (after reading).
+fn ours(data: &Path, responses: &Path) -> Result<(Verdicts, bfcl::Summary, f64)> {
     let entries = bfcl::load(data, None)?;
     let rs: Vec<Response> = bfcl::read_responses(responses, None)?;
+    let t = Instant::now();
     let report = bfcl::score(&entries, &rs, CheckOptions::default());
+    let check_s = t.elapsed().as_secs_f64();
     let v = report
         .verdicts
         .iter()
@@ -156,10 +159,16 @@ fn ours(data: &Path, responses: &Path) -> Result<(Verdicts, bfcl::Summary)> {
             )
         })
         .collect();
-    Ok((v, report.summary))
+    Ok((v, report.summary, check_s))
 }
 
-fn theirs(python: &Path, data: &Path, responses: &Path, out: &Path) -> Result<(Verdicts, f64)> {
+/// BFCL's verdicts, its total seconds and its seconds in the checker alone.
+fn theirs(
+    python: &Path,
+    data: &Path,
+    responses: &Path,
+    out: &Path,
+) -> Result<(Verdicts, f64, f64)> {
     let script = crate::workspace_root().join("xtask/bench/bfcl_reference.py");
     let o = Command::new(python)
         .arg(&script)
@@ -181,6 +190,7 @@ fn theirs(python: &Path, data: &Path, responses: &Path, out: &Path) -> Result<(V
     let info: Value =
         serde_json::from_slice(&o.stdout).context("reading the reference's summary")?;
     let elapsed = info["elapsed_s"].as_f64().context("no elapsed_s")?;
+    let check_s = info["check_s"].as_f64().context("no check_s")?;
     let text =
         std::fs::read_to_string(out).with_context(|| format!("reading {}", out.display()))?;
     let mut v = Verdicts::new();
@@ -190,7 +200,7 @@ fn theirs(python: &Path, data: &Path, responses: &Path, out: &Path) -> Result<(V
         let etype = r["error_type"].as_str().unwrap_or("").to_owned();
         v.insert(id, (r["valid"].as_bool().unwrap_or(false), etype));
     }
-    Ok((v, elapsed))
+    Ok((v, elapsed, check_s))
 }
 
 struct SetResult {
@@ -203,6 +213,8 @@ struct SetResult {
     disagreements: Vec<(String, Verdict, Verdict)>,
     ours_s: f64,
     theirs_s: f64,
+    ours_check_s: f64,
+    theirs_check_s: f64,
 }
 
 pub fn run(o: &EvalBenchOptions) -> Result<()> {
@@ -232,18 +244,20 @@ pub fn run(o: &EvalBenchOptions) -> Result<()> {
         .zip(sets.iter())
     {
         let mut times = Vec::new();
+        let mut check_times = Vec::new();
         let mut mine = None;
         for _ in 0..o.runs {
             let t = Instant::now();
-            let r = ours(&data, path)?;
+            let (v, summary, check_s) = ours(&data, path)?;
             times.push(t.elapsed().as_secs_f64());
-            mine = Some(r);
+            check_times.push(check_s);
+            mine = Some((v, summary));
         }
         let Some((mine, _summary)) = mine else {
             bail!("no run");
         };
         let out = work.join(format!("reference-{}.jsonl", name.replace(' ', "-")));
-        let (reference, theirs_s) = theirs(&python, &data, path, &out)?;
+        let (reference, theirs_s, theirs_check_s) = theirs(&python, &data, path, &out)?;
         let mut agree = 0;
         let mut disagreements = Vec::new();
         let mut ids: Vec<&String> = mine.keys().collect();
@@ -269,16 +283,18 @@ pub fn run(o: &EvalBenchOptions) -> Result<()> {
             disagreements,
             ours_s: median(times),
             theirs_s,
+            ours_check_s: median(check_times),
+            theirs_check_s,
         });
     }
     let load_end = load_average();
     let mut table = format!(
-        "## Eval: BFCL AST checking\n\n`cargo xtask bench eval`: every test case of the 13 single-turn BFCL v4 categories (`bfcl-eval` {BFCL_VERSION}) answered twice: with its possible answers (first accepted value per parameter, Java/JavaScript values written as source text), and with perturbed copies (numbers changing kind, a parameter dropped or added, a renamed function, reordered or missing calls, values as strings, re-cased strings, a shortened list or flipped bool; irrelevance and relevance cases answered the wrong way). Both checkers read the data and the same responses file and score every case; ours is timed in-process (median of {} runs), BFCL's `ast_checker` in a Python process (its own timer, one run).\n\n| responses | cases | passed (ours) | passed (BFCL) | verdicts agreeing | ours (s) | BFCL (s) | speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "## Eval: BFCL AST checking\n\n`cargo xtask bench eval`: every test case of the 13 single-turn BFCL v4 categories (`bfcl-eval` {BFCL_VERSION}) answered twice: with its possible answers (first accepted value per parameter, Java/JavaScript values written as source text), and with perturbed copies (numbers changing kind, a parameter dropped or added, a renamed function, reordered or missing calls, values as strings, re-cased strings, a shortened list or flipped bool; irrelevance and relevance cases answered the wrong way). Both sides read the data and the same responses file and score every case; \"total\" is reading plus checking, \"check\" the checking alone. Ours is timed in-process (median of {} runs; the data files are read on all cores), BFCL's `ast_checker` in a Python process (its own timer, one run).\n\n| responses | cases | passed (ours) | passed (BFCL) | verdicts agreeing | total ours / BFCL (s) | speed-up | check ours / BFCL (ms) | speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         o.runs
     );
     for r in &results {
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} ({:.2}%) | {:.3} | {:.3} | {:.1}x |\n",
+            "| {} | {} | {} | {} | {} ({:.2}%) | {:.3} / {:.3} | {:.1}x | {:.1} / {:.1} | {:.1}x |\n",
             r.name,
             r.cases,
             r.passed_ours,
@@ -287,7 +303,10 @@ pub fn run(o: &EvalBenchOptions) -> Result<()> {
             100.0 * r.agree as f64 / r.cases.max(1) as f64,
             r.ours_s,
             r.theirs_s,
-            r.theirs_s / r.ours_s
+            r.theirs_s / r.ours_s,
+            1000.0 * r.ours_check_s,
+            1000.0 * r.theirs_check_s,
+            r.theirs_check_s / r.ours_check_s.max(1e-9)
         ));
     }
     let all: Vec<_> = results

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use agentune_runtime::{ParseMode, Template};
-use agentune_schema::{JsonlReader, Step};
+use agentune_schema::Step;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -182,24 +182,66 @@ pub fn load(dir: &Path, only: Option<&[String]>) -> Result<Vec<Entry>> {
             }
         }
     }
-    let mut out = Vec::new();
-    for f in files {
-        if only.is_some_and(|o| !o.contains(&f.category)) {
-            continue;
+    let files: Vec<CategoryFiles> = files
+        .into_iter()
+        .filter(|f| only.is_none_or(|o| o.contains(&f.category)))
+        .collect();
+    // Categories load on as many threads as the machine has cores, in BFCL's order.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Result<Vec<Entry>>>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { break };
+                    let r = load_category(f);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
         }
-        out.extend(load_category(&f)?);
+    });
+    let mut out = Vec::new();
+    for slot in slots {
+        match slot.into_inner().ok().flatten() {
+            Some(r) => out.extend(r?),
+            None => return Err(Error::Invalid("a loading thread failed".into())),
+        }
     }
     Ok(out)
 }
 
+/// The objects of a JSONL file with their 1-based line numbers (blank lines skipped).
 fn read_lines(path: &Path) -> Result<Vec<(usize, Map<String, Value>)>> {
-    let mut reader = JsonlReader::<Value>::open(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
     let mut out = Vec::new();
-    while let Some(v) = reader.next() {
-        let line = reader.line();
-        match v? {
-            Value::Object(o) => out.push((line, o)),
-            _ => return Err(Error::input(path, Some(line), "", "expected a JSON object")),
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let raw = if line == 1 {
+            raw.trim_start_matches('\u{feff}')
+        } else {
+            raw
+        };
+        if raw.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(o)) => out.push((line, o)),
+            Ok(_) => return Err(Error::input(path, Some(line), "", "expected a JSON object")),
+            Err(e) => {
+                return Err(Error::input(
+                    path,
+                    Some(line),
+                    "",
+                    format!("invalid JSON: {e}"),
+                ));
+            }
         }
     }
     Ok(out)
@@ -229,10 +271,10 @@ pub fn load_category(files: &CategoryFiles) -> Result<Vec<Entry>> {
     }
     let ast = matches!(kind_of(&files.category), Kind::Ast(_));
     let mut out = Vec::new();
-    for (line, o) in read_lines(qpath)? {
+    for (line, mut o) in read_lines(qpath)? {
         let id = id_of(qpath, line, &o)?;
-        let functions = match o.get("function") {
-            Some(Value::Array(a)) => a.clone(),
+        let functions = match o.remove("function") {
+            Some(Value::Array(a)) => a,
             _ => {
                 return Err(Error::input(
                     qpath,
@@ -252,7 +294,7 @@ pub fn load_category(files: &CategoryFiles) -> Result<Vec<Entry>> {
                 ));
             }
         }
-        let question = o.get("question").cloned().unwrap_or(Value::Null);
+        let question = o.remove("question").unwrap_or(Value::Null);
         let entry_answers = if ast {
             let a = answers.remove(&id).ok_or_else(|| {
                 Error::input(
