@@ -10,6 +10,8 @@ mod convert;
 mod data;
 mod data_build;
 mod data_synth;
+mod eval;
+mod eval_bench;
 mod fetch_model;
 mod generate;
 mod schema;
@@ -45,6 +47,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write a model (GGUF, HF folder or known name) as a Hugging Face folder.
     Convert(convert::ConvertArgs),
+    /// Evaluation: score BFCL responses with the AST checker.
+    Eval(eval::EvalArgs),
     /// Download a known pretrained model (`smollm2`) into data/models/ (idempotent).
     FetchModel(fetch_model::FetchModelArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
@@ -76,6 +80,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ci(args) => ci::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Data(args) => data::run(args),
+        Command::Eval(args) => eval::run(&args),
         Command::FetchModel(args) => fetch_model::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Convert(args) => convert::run(&args),
