@@ -17,6 +17,7 @@ use agentune_model::{
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::ApiError;
+use crate::guide::{Guide, GuideSpec};
 use crate::metrics::Metrics;
 
 /// What the engine sends back for one request.
@@ -50,6 +51,8 @@ pub struct Job {
     pub stop_strings: Vec<String>,
     /// Keep generating past end-of-sequence tokens.
     pub ignore_eos: bool,
+    /// Generate exactly one JSON value of this schema, then this suffix, then stop.
+    pub guide: Option<GuideSpec>,
     /// Where events go; when the receiver is dropped the sequence is abandoned.
     pub events: UnboundedSender<Event>,
     /// When the request arrived (for the time to first token).
@@ -94,12 +97,17 @@ impl EngineHandle {
         let (tx, rx) = mpsc::channel();
         let context = model.config().max_position_embeddings;
         let m = metrics.clone();
+        // Each token's text, for guided decoding (ids the tokenizer lacks have none).
+        let texts: Vec<String> = (0..model.config().vocab_size as u32)
+            .map(|id| tokenizer.decode(&[id], false).unwrap_or_default())
+            .collect();
         std::thread::Builder::new()
             .name("agentune-engine".into())
             .spawn(move || {
                 Scheduler {
                     model,
                     tokenizer,
+                    texts,
                     limits,
                     metrics: m,
                     waiting: VecDeque::new(),
@@ -185,11 +193,13 @@ struct Seq {
     stops: Vec<u32>,
     reserved: usize,
     last_token: Option<Instant>,
+    guide: Option<(Guide, String)>,
 }
 
 struct Scheduler {
     model: Llama,
     tokenizer: ModelTokenizer,
+    texts: Vec<String>,
     limits: EngineLimits,
     metrics: Arc<Metrics>,
     waiting: VecDeque<Job>,
@@ -293,6 +303,10 @@ impl Scheduler {
                 stops,
                 reserved: need,
                 last_token: None,
+                guide: job
+                    .guide
+                    .as_ref()
+                    .map(|g| (Guide::new(&g.schema), g.suffix.clone())),
                 job,
             });
         }
@@ -356,7 +370,7 @@ impl Scheduler {
             if !s.pending.is_empty() {
                 continue;
             }
-            match s.advance(logit_row, &self.tokenizer, &self.metrics, now) {
+            match s.advance(logit_row, &self.tokenizer, &self.texts, &self.metrics, now) {
                 Ok(None) => {}
                 Ok(Some(finish)) => {
                     let _ = s.job.events.send(Event::Done {
@@ -385,10 +399,27 @@ impl Seq {
         &mut self,
         logits: &[f32],
         tokenizer: &ModelTokenizer,
+        texts: &[String],
         metrics: &Metrics,
         now: Instant,
     ) -> agentune_model::Result<Option<FinishReason>> {
-        let id = self.sampler.sample(logits, &self.history)?;
+        let mut id = self.sampler.sample(logits, &self.history)?;
+        let text_of = |id: u32| texts.get(id as usize).map_or("", String::as_str);
+        if let Some((g, _)) = &self.guide {
+            if !g.accepts(text_of(id)) {
+                // The most likely token that keeps the value valid.
+                let mut order: Vec<u32> = (0..logits.len() as u32).collect();
+                order.sort_unstable_by(|a, b| logits[*b as usize].total_cmp(&logits[*a as usize]));
+                id = order
+                    .into_iter()
+                    .find(|&t| g.accepts(text_of(t)))
+                    .ok_or_else(|| {
+                        agentune_model::Error::Generation(
+                            "no token can continue the guided JSON value".into(),
+                        )
+                    })?;
+            }
+        }
         match self.last_token {
             None => metrics
                 .ttft
@@ -410,7 +441,11 @@ impl Seq {
             if !delta.is_empty() {
                 let _ = self.job.events.send(Event::Text(delta));
             }
-            if stopped {
+            let guided_done = match &mut self.guide {
+                Some((g, _)) => g.feed(text_of(id)) && g.is_done(),
+                None => false,
+            };
+            if stopped || guided_done {
                 finish = Some(FinishReason::Stop);
             } else if self.generated >= self.job.max_new {
                 finish = Some(FinishReason::Length);
@@ -420,6 +455,11 @@ impl Seq {
             let rest = self.stream.finish();
             if !rest.is_empty() {
                 let _ = self.job.events.send(Event::Text(rest));
+            }
+            if let Some((g, suffix)) = &self.guide {
+                if g.is_done() && !suffix.is_empty() {
+                    let _ = self.job.events.send(Event::Text(suffix.clone()));
+                }
             }
         }
         Ok(finish)

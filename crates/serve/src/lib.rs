@@ -4,6 +4,7 @@
 //! - [`engine`]: one scheduler thread owns the network; requests join and leave the batch
 //!   between forward passes, each with its own KV cache under a memory budget; prefill is
 //!   chunked; a bounded queue refuses work with 429; a client that leaves frees its slot.
+//! - [`guide`]: guided decoding of one JSON value (enforced `tool_choice`).
 //! - [`request`]: request bodies read and checked field by field.
 //! - [`prompt`]: tools and tool history rendered with an agent template, replies parsed back
 //!   into OpenAI `tool_calls`.
@@ -12,6 +13,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod guide;
 pub mod metrics;
 pub mod prompt;
 pub mod request;

@@ -14,6 +14,7 @@ use agentune_schema::{Message, Observation, Role, Step, StepSyntax, ToolCall, To
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::guide::GuideSpec;
 use crate::request::{ChatParams, ToolChoice};
 
 /// How prompts are built and replies read.
@@ -38,6 +39,8 @@ pub struct Rendered {
     pub tools_active: bool,
     /// Stop strings the template needs (the start of an invented tool result).
     pub stop: Vec<String>,
+    /// The JSON the reply must continue with (enforced tool choice).
+    pub guide: Option<GuideSpec>,
 }
 
 /// A parsed reply.
@@ -88,10 +91,10 @@ impl Prompter {
             let msgs = self.agent_messages(&p.messages, &p.tools, show_tools)?;
             self.chat.render(&msgs, &[], true).map_err(render_err)?
         };
-        let forced = if show_tools {
-            self.forced_start(&p.tool_choice)
+        let (forced, guide) = if show_tools {
+            self.forced_start(&p.tool_choice, &p.tools)
         } else {
-            String::new()
+            (String::new(), None)
         };
         text.push_str(&forced);
         Ok(Rendered {
@@ -103,24 +106,60 @@ impl Prompter {
             } else {
                 Vec::new()
             },
+            guide,
         })
     }
 
-    /// The start of the reply that makes the model call a tool (tagged templates).
-    fn forced_start(&self, choice: &ToolChoice) -> String {
+    /// The start of the reply that makes the model call a tool (tagged templates), and the
+    /// JSON the model must then write: the named tool's arguments, or a call of one of the
+    /// tools.
+    fn forced_start(&self, choice: &ToolChoice, tools: &[ToolSpec]) -> (String, Option<GuideSpec>) {
         let StepSyntax::Tagged(t) = &self.parser.spec().syntax else {
-            return String::new();
+            return (String::new(), None);
         };
         match choice {
-            ToolChoice::Required => format!("{}\n", t.open),
-            ToolChoice::Named(name) => format!(
-                "{}\n{{{}: {}, {}: ",
-                t.open,
-                Value::String(t.name_key.clone()),
-                Value::String(name.clone()),
-                Value::String(t.args_key.clone())
-            ),
-            ToolChoice::None | ToolChoice::Auto => String::new(),
+            ToolChoice::Required => {
+                let names: Vec<Value> = tools
+                    .iter()
+                    .map(|x| Value::String(x.name.clone()))
+                    .collect();
+                let schema = serde_json::json!({
+                    "type": "object",
+                    "properties": {
+                        t.name_key.as_str(): {"enum": names},
+                        t.args_key.as_str(): {"type": "object"},
+                    },
+                    "required": [t.name_key, t.args_key],
+                });
+                (
+                    format!("{}\n", t.open),
+                    Some(GuideSpec {
+                        schema,
+                        suffix: format!("\n{}", t.close),
+                    }),
+                )
+            }
+            ToolChoice::Named(name) => {
+                let schema = tools
+                    .iter()
+                    .find(|x| &x.name == name)
+                    .map(ToolSpec::parameters_schema)
+                    .unwrap_or_else(|| serde_json::json!({"type": "object"}));
+                (
+                    format!(
+                        "{}\n{{{}: {}, {}: ",
+                        t.open,
+                        Value::String(t.name_key.clone()),
+                        Value::String(name.clone()),
+                        Value::String(t.args_key.clone())
+                    ),
+                    Some(GuideSpec {
+                        schema,
+                        suffix: format!("}}\n{}", t.close),
+                    }),
+                )
+            }
+            ToolChoice::None | ToolChoice::Auto => (String::new(), None),
         }
     }
 

@@ -190,6 +190,7 @@ impl AppState {
         sampling: SamplingParams,
         stop: Vec<String>,
         ignore_eos: bool,
+        guide: Option<crate::guide::GuideSpec>,
         arrived: Instant,
     ) -> Result<UnboundedReceiver<Event>, ApiError> {
         let (tx, rx) = unbounded_channel();
@@ -199,6 +200,7 @@ impl AppState {
             sampling,
             stop_strings: stop,
             ignore_eos,
+            guide,
             events: tx,
             arrived,
         })?;
@@ -334,6 +336,7 @@ async fn chat_inner(
         st.sampling(&p.sampling, rid),
         stop,
         p.sampling.ignore_eos,
+        rendered.guide.clone(),
         arrived,
     )?;
     let id = format!("chatcmpl-{rid:08x}{:08x}", unix_now() & 0xffff_ffff);
@@ -531,6 +534,7 @@ async fn completions_inner(
         st.sampling(&p.sampling, rid),
         p.sampling.stop.clone(),
         p.sampling.ignore_eos,
+        None,
         arrived,
     )?;
     let id = format!("cmpl-{rid:08x}{:08x}", unix_now() & 0xffff_ffff);
