@@ -15,6 +15,7 @@ mod eval_bench;
 mod fetch_model;
 mod generate;
 mod schema;
+mod serve;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -53,6 +54,8 @@ enum Command {
     FetchModel(fetch_model::FetchModelArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
     Schema(schema::SchemaArgs),
+    /// Serve a model over an OpenAI-compatible HTTP API (tools, streaming, batching).
+    Serve(serve::ServeArgs),
     /// Training data: import, clean, mix, split, check leakage, report stats, export, bench.
     Data(data::DataArgs),
 }
@@ -85,6 +88,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 
