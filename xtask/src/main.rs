@@ -13,6 +13,7 @@ mod data_synth;
 mod fetch_model;
 mod generate;
 mod schema;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -51,6 +52,8 @@ enum Command {
     Schema(schema::SchemaArgs),
     /// Training data: import, clean, mix, split, check leakage, report stats, export, bench.
     Data(data::DataArgs),
+    /// Full-parameter SFT on data shards (ZeRO-3 over threads, checkpoints, exact resume).
+    Train(train::TrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -80,6 +83,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Train(args) => train::run(&args),
     }
 }
 
