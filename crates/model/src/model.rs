@@ -336,7 +336,7 @@ impl Llama {
         if index >= self.config.num_layers {
             return Err(Error::tensor(
                 weights.source(),
-                &format!("model.layers.{index}"),
+                format!("model.layers.{index}"),
                 format!("the network has {} layers", self.config.num_layers),
             ));
         }

@@ -197,7 +197,9 @@ impl Communicator for ThreadComm {
 
     fn all_reduce(&self, buf: &mut [f32]) -> Result<()> {
         let n = buf.len();
-        self.exchange(Some(&buf.to_vec()), |slots| {
+        // The buffer is read into the slot and then overwritten: post a copy.
+        let mine = buf.to_vec();
+        self.exchange(Some(&mine), |slots| {
             self.check_len("all_reduce", slots, n)?;
             buf.copy_from_slice(&slots[0]);
             for s in &slots[1..] {

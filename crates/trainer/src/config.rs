@@ -61,6 +61,17 @@ pub enum Schedule {
     Constant,
 }
 
+/// Where the tensors live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    /// The CPU, f32 (ranks are threads).
+    Cpu,
+    /// NVIDIA GPUs, bf16 with fp32 master weights (ranks are processes over NCCL). Not in this
+    /// build: see `docs/gpu.md`.
+    Cuda,
+}
+
 /// `[train]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +120,13 @@ pub struct TrainSection {
     /// Seed of random weights and of the data order after the first epoch.
     #[serde(default)]
     pub seed: u64,
+    /// Where to train.
+    #[serde(default = "cpu")]
+    pub device: DeviceKind,
+}
+
+fn cpu() -> DeviceKind {
+    DeviceKind::Cpu
 }
 
 fn default_schedule() -> Schedule {
@@ -228,6 +246,14 @@ impl TrainConfig {
                 return bad("train.epochs", "must be positive".into());
             }
             _ => {}
+        }
+        if t.device == DeviceKind::Cuda {
+            return bad(
+                "train.device",
+                "cuda: this build has no CUDA backend yet (the NCCL communicator and bf16 \
+                 kernels are missing; see docs/gpu.md); use device = \"cpu\""
+                    .into(),
+            );
         }
         if t.world_size == 0 {
             return bad("train.world_size", "must be at least 1".into());

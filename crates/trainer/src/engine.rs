@@ -84,6 +84,8 @@ pub fn trained_weight(row: &PackedRow) -> f64 {
     loss_targets(row).iter().map(|t| f64::from(t.2)).sum()
 }
 
+// One document spanning the row is meant: a list of ranges with one element.
+#[allow(clippy::single_range_in_vec_init)]
 fn documents(row: &PackedRow) -> Vec<Range<usize>> {
     if row.starts.is_empty() {
         vec![0..row.tokens.len()]
