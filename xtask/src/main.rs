@@ -16,6 +16,7 @@ mod fetch_model;
 mod generate;
 mod schema;
 mod serve;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -58,6 +59,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Training data: import, clean, mix, split, check leakage, report stats, export, bench.
     Data(data::DataArgs),
+    /// Full-parameter SFT on data shards (ZeRO-3 over threads, checkpoints, exact resume).
+    Train(train::TrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -89,6 +92,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Convert(args) => convert::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Train(args) => train::run(&args),
     }
 }
 
