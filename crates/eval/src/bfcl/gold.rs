@@ -89,7 +89,8 @@ fn plain(v: &Py) -> String {
         Py::Str(s) => s.clone(),
         Py::Bool(b) => b.to_string(),
         Py::Int(i) => i.to_string(),
-        Py::Float(f) => f.to_string(),
+        // Python's spelling (`30.0`, not `30`), which BFCL's possible answers use.
+        Py::Float(_) => v.to_string(),
         Py::None => "null".into(),
         other => other.to_json().to_string(),
     }
