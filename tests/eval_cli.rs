@@ -86,6 +86,8 @@ fn eval_bfcl_scores_call_responses() {
     assert_eq!(summary["categories"]["simple_python"]["accuracy"], 0.5);
     assert_eq!(summary["categories"]["parallel"]["accuracy"], 1.0);
     assert_eq!(summary["aggregates"]["relevance"], 0.0);
+    assert_eq!(summary["error_types"]["type_error:simple"], 1);
+    assert_eq!(summary["error_types"]["relevance_error:decoder_failed"], 1);
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(
         table.contains("| simple_python | 50.00% | 1 | 2 |"),

@@ -106,7 +106,8 @@ struct BfclArgs {
     /// Only these categories (comma-separated; default: every category with a response).
     #[arg(long, value_delimiter = ',')]
     categories: Option<Vec<String>>,
-    /// Expect `.` in function names written as `_` (for endpoints that forbid dots in names).
+    /// Write `.` in function names as `_`, in the tools offered and in the names expected (for
+    /// endpoints that forbid dots in names).
     #[arg(long)]
     dots_as_underscores: bool,
     /// Output folder for verdicts.jsonl and summary.json.
@@ -211,8 +212,14 @@ fn generate(
     let requests = entries
         .iter()
         .map(|e| {
-            bfcl::prompt::request(e, template, Some(a.temperature), Some(a.max_tokens))
-                .with_context(|| format!("cannot build the prompt of {}", e.id))
+            bfcl::prompt::request(
+                e,
+                template,
+                Some(a.temperature),
+                Some(a.max_tokens),
+                a.dots_as_underscores,
+            )
+            .with_context(|| format!("cannot build the prompt of {}", e.id))
         })
         .collect::<Result<Vec<_>>>()?;
     let cache_path = a

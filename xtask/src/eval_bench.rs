@@ -47,40 +47,38 @@ fn calls_json(calls: &[bfcl::ModelCall]) -> Value {
     )
 }
 
-/// Writes the two response sets: the possible answers, and perturbed copies.
-fn write_responses(entries: &[bfcl::Entry], dir: &Path) -> Result<[PathBuf; 2]> {
-    let mut gold_rows = String::new();
-    let mut perturbed_rows = String::new();
+/// Writes the response sets: the possible answers, and one perturbed set per perturbation
+/// kind (test case `i` of set `k` gets kind `i + k`, so every case meets every kind).
+fn write_responses(entries: &[bfcl::Entry], dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut sets = vec![String::new(); 1 + gold::PERTURBATIONS];
     for (i, e) in entries.iter().enumerate() {
-        let (g, p) = match bfcl::kind_of(&e.category) {
-            Kind::Irrelevance => (
-                gold::relevance_calls(e, false),
-                gold::relevance_calls(e, true),
-            ),
-            Kind::Relevance => (
-                gold::relevance_calls(e, true),
-                gold::relevance_calls(e, false),
-            ),
-            Kind::Ast(_) => {
-                let g = gold::first_choice_calls(e);
-                let p = gold::perturb(&g, i);
-                (g, p)
-            }
-        };
-        gold_rows.push_str(&format!(
-            "{}\n",
-            json!({"id": e.id, "calls": calls_json(&g)})
-        ));
-        perturbed_rows.push_str(&format!(
-            "{}\n",
-            json!({"id": e.id, "calls": calls_json(&p)})
-        ));
+        let kind = bfcl::kind_of(&e.category);
+        for (k, rows) in sets.iter_mut().enumerate() {
+            let calls = match (kind, k) {
+                (Kind::Irrelevance, 0) => gold::relevance_calls(e, false),
+                (Kind::Irrelevance, _) => gold::relevance_calls(e, true),
+                (Kind::Relevance, 0) => gold::relevance_calls(e, true),
+                (Kind::Relevance, _) => gold::relevance_calls(e, false),
+                (Kind::Ast(_), 0) => gold::first_choice_calls(e),
+                (Kind::Ast(_), k) => gold::perturb(&gold::first_choice_calls(e), i + k - 1),
+            };
+            rows.push_str(&format!(
+                "{}\n",
+                json!({"id": e.id, "calls": calls_json(&calls)})
+            ));
+        }
     }
-    let a = dir.join("gold.jsonl");
-    let b = dir.join("perturbed.jsonl");
-    std::fs::write(&a, gold_rows).with_context(|| format!("writing {}", a.display()))?;
-    std::fs::write(&b, perturbed_rows).with_context(|| format!("writing {}", b.display()))?;
-    Ok([a, b])
+    let mut paths = Vec::new();
+    for (k, rows) in sets.iter().enumerate() {
+        let p = if k == 0 {
+            dir.join("gold.jsonl")
+        } else {
+            dir.join(format!("perturbed-{k}.jsonl"))
+        };
+        std::fs::write(&p, rows).with_context(|| format!("writing {}", p.display()))?;
+        paths.push(p);
+    }
+    Ok(paths)
 }
 
 fn venv_python(root: &Path, python: &str) -> Result<PathBuf> {
@@ -205,6 +203,8 @@ fn theirs(
 
 struct SetResult {
     name: &'static str,
+    /// Response files summed into this row.
+    sets: usize,
     cases: usize,
     passed_ours: usize,
     passed_theirs: usize,
@@ -238,11 +238,13 @@ pub fn run(o: &EvalBenchOptions) -> Result<()> {
     let sets = write_responses(&entries, &work)?;
     let python = venv_python(&root, &o.python)?;
     let load_start = load_average();
-    let mut results = Vec::new();
-    for (name, path) in ["possible answers", "perturbed"]
-        .into_iter()
-        .zip(sets.iter())
-    {
+    let mut results: Vec<SetResult> = Vec::new();
+    for (k, path) in sets.iter().enumerate() {
+        let name = if k == 0 {
+            "possible answers"
+        } else {
+            "perturbed"
+        };
         let mut times = Vec::new();
         let mut check_times = Vec::new();
         let mut mine = None;
@@ -256,7 +258,7 @@ pub fn run(o: &EvalBenchOptions) -> Result<()> {
         let Some((mine, _summary)) = mine else {
             bail!("no run");
         };
-        let out = work.join(format!("reference-{}.jsonl", name.replace(' ', "-")));
+        let out = work.join(format!("reference-{k}.jsonl"));
         let (reference, theirs_s, theirs_check_s) = theirs(&python, &data, path, &out)?;
         let mut agree = 0;
         let mut disagreements = Vec::new();
@@ -274,8 +276,9 @@ pub fn run(o: &EvalBenchOptions) -> Result<()> {
                 disagreements.push((id.clone(), a.clone(), b));
             }
         }
-        results.push(SetResult {
+        let r = SetResult {
             name,
+            sets: 1,
             cases: mine.len(),
             passed_ours: mine.values().filter(|v| v.0).count(),
             passed_theirs: reference.values().filter(|v| v.0).count(),
@@ -285,17 +288,35 @@ pub fn run(o: &EvalBenchOptions) -> Result<()> {
             theirs_s,
             ours_check_s: median(check_times),
             theirs_check_s,
-        });
+        };
+        // The perturbed sets add up into one row.
+        match results.last_mut().filter(|last| last.name == r.name) {
+            Some(last) => {
+                last.sets += 1;
+                last.cases += r.cases;
+                last.passed_ours += r.passed_ours;
+                last.passed_theirs += r.passed_theirs;
+                last.agree += r.agree;
+                last.disagreements.extend(r.disagreements);
+                last.ours_s += r.ours_s;
+                last.theirs_s += r.theirs_s;
+                last.ours_check_s += r.ours_check_s;
+                last.theirs_check_s += r.theirs_check_s;
+            }
+            None => results.push(r),
+        }
     }
     let load_end = load_average();
     let mut table = format!(
-        "## Eval: BFCL AST checking\n\n`cargo xtask bench eval`: every test case of the 13 single-turn BFCL v4 categories (`bfcl-eval` {BFCL_VERSION}) answered twice: with its possible answers (first accepted value per parameter, Java/JavaScript values written as source text), and with perturbed copies (numbers changing kind, a parameter dropped or added, a renamed function, reordered or missing calls, values as strings, re-cased strings, a shortened list or flipped bool; irrelevance and relevance cases answered the wrong way). Both sides read the data and the same responses file and score every case; \"total\" is reading plus checking, \"check\" the checking alone. Ours is timed in-process (median of {} runs; the data files are read on all cores), BFCL's `ast_checker` in a Python process (its own timer, one run).\n\n| responses | cases | passed (ours) | passed (BFCL) | verdicts agreeing | total ours / BFCL (s) | speed-up | check ours / BFCL (ms) | speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "## Eval: BFCL AST checking\n\n`cargo xtask bench eval`: every test case of the 13 single-turn BFCL v4 categories (`bfcl-eval` {BFCL_VERSION}) answered with its possible answers (first accepted value per parameter, Java/JavaScript values written as source text), and once per perturbation kind with a perturbed copy (numbers changing kind or nudged, a parameter dropped or added, a renamed function, reordered or missing calls, values as strings, re-cased strings, a shortened list or flipped bool, source-text slips in Java/JavaScript literals, misspelled booleans, swapped values, an extra dict key; irrelevance and relevance cases answered the wrong way). Timings of the perturbed files are summed. Both sides read the data and the same responses file and score every case; \"total\" is reading plus checking, \"check\" the checking alone. Ours is timed in-process (median of {} runs; the data files are read on all cores), BFCL's `ast_checker` in a Python process (its own timer, one run).\n\n| responses | cases | passed (ours) | passed (BFCL) | verdicts agreeing | total ours / BFCL (s) | speed-up | check ours / BFCL (ms) | speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         o.runs
     );
     for r in &results {
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} ({:.2}%) | {:.3} / {:.3} | {:.1}x | {:.1} / {:.1} | {:.1}x |\n",
+            "| {} ({} file{}) | {} | {} | {} | {} ({:.2}%) | {:.3} / {:.3} | {:.1}x | {:.1} / {:.1} | {:.1}x |\n",
             r.name,
+            r.sets,
+            if r.sets == 1 { "" } else { "s" },
             r.cases,
             r.passed_ours,
             r.passed_theirs,

@@ -507,10 +507,13 @@ fn prompts_carry_the_functions_as_tools() {
     assert!(limit["description"].as_str().unwrap().contains("Java long"));
     // Native templates send the tools with the request; text templates render them.
     let native = agentune_runtime::Template::builtin("openai").unwrap();
-    let r = bfcl::prompt::request(&e, &native, Some(0.0), Some(64)).unwrap();
+    let r = bfcl::prompt::request(&e, &native, Some(0.0), Some(64), false).unwrap();
     assert_eq!(r.tools.as_ref().map(Vec::len), Some(1));
+    let dotted = entry("simple_java_0");
+    let r = bfcl::prompt::request(&dotted, &native, None, None, true).unwrap();
+    assert_eq!(r.tools.unwrap()[0].name, "DataLoader_load");
     let hermes = agentune_runtime::Template::builtin("hermes").unwrap();
-    let r = bfcl::prompt::request(&e, &hermes, None, None).unwrap();
+    let r = bfcl::prompt::request(&e, &hermes, None, None, false).unwrap();
     assert!(r.tools.is_none());
     let text: String = r.messages.iter().map(|m| m.content_str()).collect();
     assert!(

@@ -89,7 +89,8 @@ fn plain(v: &Py) -> String {
         Py::Str(s) => s.clone(),
         Py::Bool(b) => b.to_string(),
         Py::Int(i) => i.to_string(),
-        Py::Float(f) => f.to_string(),
+        // Python's spelling (`30.0`, not `30`), which BFCL's possible answers use.
+        Py::Float(_) => v.to_string(),
         Py::None => "null".into(),
         other => other.to_json().to_string(),
     }
@@ -204,7 +205,7 @@ pub fn relevance_calls(entry: &Entry, call: bool) -> Vec<ModelCall> {
 }
 
 /// The number of perturbations [`perturb`] knows.
-pub const PERTURBATIONS: usize = 9;
+pub const PERTURBATIONS: usize = 14;
 
 /// A subtly changed copy of `calls` (perturbation `kind` modulo [`PERTURBATIONS`]): some
 /// changes must fail (a wrong type, a missing or extra parameter, a wrong name, a wrong
@@ -255,7 +256,7 @@ pub fn perturb(calls: &[ModelCall], kind: usize) -> Vec<ModelCall> {
                 }
             }
         }
-        _ => {
+        8 => {
             // A list shortened by one, a bool flipped.
             for (_, v) in &mut first.args {
                 match v {
@@ -268,6 +269,76 @@ pub fn perturb(calls: &[ModelCall], kind: usize) -> Vec<ModelCall> {
                         break;
                     }
                     _ => {}
+                }
+            }
+        }
+        9 => {
+            // Source-text slips: a literal's suffix (`L`, `f`, `n`) dropped, quotes dropped,
+            // or quotes added.
+            if let Some((_, Py::Str(s))) = first.args.first_mut() {
+                let suffixed = s.len() > 1
+                    && s.ends_with(['L', 'l', 'f', 'F', 'n'])
+                    && s[..s.len() - 1].ends_with(|c: char| c.is_ascii_digit());
+                *s = if suffixed {
+                    s[..s.len() - 1].to_owned()
+                } else if s.len() >= 2 && (s.starts_with('\'') || s.starts_with('"')) {
+                    s[1..s.len() - 1].to_owned()
+                } else {
+                    format!("\"{s}\"")
+                };
+            }
+        }
+        10 => {
+            // Booleans in the wrong spelling or type.
+            for (_, v) in &mut first.args {
+                let changed = match v {
+                    Py::Bool(b) => Some(Py::Str(b.to_string())),
+                    Py::Str(s) if s == "true" => Some(Py::Str("True".into())),
+                    Py::Str(s) if s == "false" => Some(Py::Bool(false)),
+                    _ => None,
+                };
+                if let Some(c) = changed {
+                    *v = c;
+                    break;
+                }
+            }
+        }
+        11 => {
+            // The values of the first two arguments swapped.
+            if first.args.len() >= 2 {
+                let a = first.args[0].1.clone();
+                first.args[0].1 = first.args[1].1.clone();
+                first.args[1].1 = a;
+            }
+        }
+        12 => {
+            // Dicts: a key added; lists of dicts: the first dict emptied.
+            for (_, v) in &mut first.args {
+                match v {
+                    Py::Dict(d) => {
+                        d.push(("extra_key".into(), Py::Int(1)));
+                        break;
+                    }
+                    Py::List(l) if matches!(l.first(), Some(Py::Dict(_))) => {
+                        l[0] = Py::Dict(Vec::new());
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {
+            // Numbers nudged: a float truncated, an int incremented, a bool as 1/0.
+            for (_, v) in &mut first.args {
+                let changed = match v {
+                    Py::Float(f) => Some(Py::Float(f.trunc())),
+                    Py::Int(i) => Some(Py::Int(*i + 1)),
+                    Py::Bool(b) => Some(Py::Int(i128::from(*b))),
+                    _ => None,
+                };
+                if let Some(c) = changed {
+                    *v = c;
+                    break;
                 }
             }
         }

@@ -562,6 +562,8 @@ pub struct Summary {
     pub correct: usize,
     /// Responses whose id is not a test case of the data (ignored).
     pub unknown_ids: usize,
+    /// Failures per BFCL error class (`type_error:simple`, `missing_response`, ...).
+    pub error_types: BTreeMap<String, usize>,
 }
 
 /// The result of scoring a responses file.
@@ -616,7 +618,12 @@ pub fn summarize(verdicts: &[Verdict], unknown_ids: usize) -> Summary {
         s.accuracy = s.correct as f64 / s.total.max(1) as f64;
     }
     let aggregates = aggregates(&categories);
+    let mut error_types: BTreeMap<String, usize> = BTreeMap::new();
+    for t in verdicts.iter().filter_map(|v| v.error_type.as_ref()) {
+        *error_types.entry(t.clone()).or_default() += 1;
+    }
     Summary {
+        error_types,
         total: verdicts.len(),
         correct: verdicts.iter().filter(|v| v.valid).count(),
         categories,

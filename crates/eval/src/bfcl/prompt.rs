@@ -70,6 +70,18 @@ fn source_property(p: &Value, language: &str) -> Value {
     json!({"type": "string", "description": description.trim()})
 }
 
+/// The test case's functions as tools; with `dots_as_underscores`, `.` in names becomes `_`
+/// (for APIs that allow only `[a-zA-Z0-9_-]` in function names; score with the same option).
+pub fn tools_named(entry: &Entry, dots_as_underscores: bool) -> Vec<ToolSpec> {
+    let mut out = tools(entry);
+    if dots_as_underscores {
+        for t in &mut out {
+            t.name = t.name.replace('.', "_");
+        }
+    }
+    out
+}
+
 /// The test case's functions as tools.
 pub fn tools(entry: &Entry) -> Vec<ToolSpec> {
     let language = language_of(&entry.category);
@@ -140,9 +152,10 @@ pub fn request(
     template: &Template,
     temperature: Option<f64>,
     max_tokens: Option<u32>,
+    dots_as_underscores: bool,
 ) -> Result<ChatRequest> {
     let msgs = messages(entry)?;
-    let tools = tools(entry);
+    let tools = tools_named(entry, dots_as_underscores);
     let last_user = msgs.iter().rposition(|m| m.role == Role::User);
     let (history, query) = match last_user {
         Some(i) => (msgs[..i].to_vec(), msgs[i].content_str().to_owned()),
