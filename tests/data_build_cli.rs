@@ -176,6 +176,7 @@ fn build_from_config_runs_the_chain_keeps_test_out_of_shards_and_resumes() {
         "import",
         "render",
         "clean",
+        "validate",
         "mix",
         "split",
         "leakage",
@@ -184,11 +185,12 @@ fn build_from_config_runs_the_chain_keeps_test_out_of_shards_and_resumes() {
         "shards validation",
     ] {
         assert!(
-            err.contains(&format!("{stage}")),
+            err.lines()
+                .any(|l| l.contains(&format!("] {stage}")) && l.contains(": done in")),
             "no stage {stage}:\n{err}"
         );
     }
-    assert!(err.contains("[11/11] shards validation: running"), "{err}");
+    assert!(err.contains("[12/12] shards validation: running"), "{err}");
     // The folder layout.
     for f in [
         "build.json",
@@ -200,6 +202,9 @@ fn build_from_config_runs_the_chain_keeps_test_out_of_shards_and_resumes() {
         "clean.jsonl",
         "clean.report.json",
         "clean.rejected.jsonl",
+        "valid.jsonl",
+        "valid.report.json",
+        "valid.rejected.jsonl",
         "mix.jsonl",
         "mix.report.json",
         "split/train.jsonl",
@@ -271,7 +276,7 @@ fn build_from_config_runs_the_chain_keeps_test_out_of_shards_and_resumes() {
     let before = (stamp("clean.jsonl"), stamp("shards/train/index.json"));
     let second = xtask(&["data", "build", "--config", s(&config)]);
     let stdout = ok_stdout(&second);
-    assert!(stdout.contains("0 stage(s) run, 11 up to date"), "{stdout}");
+    assert!(stdout.contains("0 stage(s) run, 12 up to date"), "{stdout}");
     assert_eq!(
         before,
         (stamp("clean.jsonl"), stamp("shards/train/index.json"))
@@ -282,7 +287,7 @@ fn build_from_config_runs_the_chain_keeps_test_out_of_shards_and_resumes() {
     let err = ok(&third);
     assert!(err.contains("clean: up to date, skipped"), "{err}");
     assert!(err.contains("shards train: running"), "{err}");
-    assert!(ok_stdout(&third).contains("2 stage(s) run, 9 up to date"));
+    assert!(ok_stdout(&third).contains("2 stage(s) run, 10 up to date"));
     assert_eq!(before.0, stamp("clean.jsonl"));
     // A newer input reruns its stage and everything after it.
     std::fs::write(

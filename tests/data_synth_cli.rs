@@ -98,6 +98,9 @@ fn render_then_clean_keeps_valid_samples_and_drops_malformed_ones() {
         "30",
         "--seed",
         "5",
+        // No give-up and restart: none of the templates below can express one.
+        "--restart-share",
+        "0",
         "--out",
         s(&traj),
     ]));

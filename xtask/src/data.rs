@@ -41,7 +41,7 @@ enum DataCommand {
     Render(crate::data_synth::RenderArgs),
     /// Tokenize rendered samples for a model into packed, loss-masked training shards.
     Build(crate::data_build::BuildArgs),
-    /// Import a public data set (ToolBench, AgentInstruct, KAgentInstruct, ShareGPT, OpenAI, BFCL).
+    /// Import a data set (ToolBench, AgentInstruct, KAgentInstruct, ShareGPT, OpenAI, Alpaca, BFCL).
     Import(ImportArgs),
     /// Clean: rules, PII anonymisation, exact and near duplicates, conflicts.
     Clean(CleanArgs),
@@ -61,7 +61,8 @@ enum DataCommand {
 
 #[derive(Debug, clap::Args)]
 struct ImportArgs {
-    /// toolbench, toolbench-conversations, agentinstruct, kagentinstruct, sharegpt, openai, bfcl.
+    /// toolbench, toolbench-conversations, agentinstruct, kagentinstruct, sharegpt, openai,
+    /// alpaca, bfcl.
     #[arg(long)]
     format: String,
     /// A file (JSON array, JSON object or JSONL) or a folder of them.

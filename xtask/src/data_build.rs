@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct BuildArgs {
     /// Rendered samples (JSONL) to turn into shards, and nothing else; trajectories in it are
     /// skipped with a count. Without it, the whole chain of the data config runs
-    /// (synth, import, render, clean, mix, split, leakage, stats, shards).
+    /// (synth, import, clean, render, validate, mix, split, leakage, stats, shards).
     #[arg(long = "in")]
     pub(crate) input: Option<PathBuf>,
     /// The model whose tokenizer and chat template to use: `smollm2`, a GGUF file or an HF

@@ -39,19 +39,23 @@ pub enum Format {
     ShareGpt,
     /// OpenAI chat messages with tools.
     OpenAi,
+    /// Alpaca instruction data (`instruction`, `input`, `output`, `system`, `history`), general
+    /// SFT data.
+    Alpaca,
     /// BFCL questions (evaluation only).
     Bfcl,
 }
 
 impl Format {
     /// Every format, in documentation order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::ToolBench,
         Self::ToolBenchConversations,
         Self::AgentInstruct,
         Self::KAgentInstruct,
         Self::ShareGpt,
         Self::OpenAi,
+        Self::Alpaca,
         Self::Bfcl,
     ];
 
@@ -64,6 +68,7 @@ impl Format {
             Self::KAgentInstruct => "kagentinstruct",
             Self::ShareGpt => "sharegpt",
             Self::OpenAi => "openai",
+            Self::Alpaca => "alpaca",
             Self::Bfcl => "bfcl",
         }
     }
@@ -282,6 +287,7 @@ pub fn import_value(
         Format::KAgentInstruct => kagentinstruct(obj, loc, &scenario("kagentinstruct")),
         Format::ShareGpt => sharegpt(obj, loc, &scenario("sharegpt")).map(one),
         Format::OpenAi => openai(obj, loc, &scenario("openai")).map(one),
+        Format::Alpaca => alpaca(obj, loc, &scenario("alpaca")).map(one),
         Format::Bfcl => bfcl(obj, loc).map(one),
     }
 }
@@ -946,6 +952,64 @@ fn openai(obj: &Map<String, Value>, loc: &Loc, scenario: &str) -> Result<Record>
     };
     Ok(record_from_messages(
         id, messages, tools, provenance, scenario,
+    ))
+}
+
+// ---- Alpaca ----------------------------------------------------------------------------------
+
+/// Alpaca as LLaMA-Factory reads it: the user turn is `instruction`, then `input` on a new line
+/// when present; `output` is the answer; `system` and `history` (`[[query, answer], ...]`)
+/// are optional.
+fn alpaca(obj: &Map<String, Value>, loc: &Loc, scenario: &str) -> Result<Record> {
+    let instruction = get_str(obj, "instruction", loc, "")?;
+    let output = get_str(obj, "output", loc, "")?;
+    let input = match obj.get("input") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(loc.err("input", "not a string")),
+    };
+    let mut messages = Vec::new();
+    match obj.get("system") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s.trim().is_empty() => {}
+        Some(Value::String(s)) => messages.push(Message::system(s.clone())),
+        Some(_) => return Err(loc.err("system", "not a string")),
+    }
+    match obj.get("history") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(turns)) => {
+            for (i, t) in turns.iter().enumerate() {
+                let pair = t
+                    .as_array()
+                    .filter(|p| p.len() == 2)
+                    .and_then(|p| Some((p[0].as_str()?, p[1].as_str()?)))
+                    .ok_or_else(|| {
+                        loc.err(&format!("history[{i}]"), "expected [query, answer] strings")
+                    })?;
+                messages.push(Message::user(pair.0));
+                messages.push(Message::assistant(pair.1));
+            }
+        }
+        Some(_) => return Err(loc.err("history", "not an array")),
+    }
+    let user = if input.trim().is_empty() {
+        instruction.to_owned()
+    } else {
+        format!("{instruction}\n{input}")
+    };
+    messages.push(Message::user(user));
+    messages.push(Message::assistant(output));
+    let id = id_of(obj, loc, "alpaca");
+    let provenance = Provenance {
+        original_id: obj.get("id").map(|_| id.clone()),
+        ..Provenance::source("alpaca")
+    };
+    Ok(record_from_messages(
+        id,
+        messages,
+        Vec::new(),
+        provenance,
+        scenario,
     ))
 }
 

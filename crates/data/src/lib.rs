@@ -1,6 +1,6 @@
 //! agentune-data: the training data of agent tuning. Importers and exporters of the public
 //! agent data sets (ToolBench, AgentInstruct, KAgentInstruct, ShareGPT, OpenAI messages,
-//! BFCL), ratio-controlled mixing, cleaning (rules, PII anonymisation, exact and near
+//! BFCL) and of general SFT data (Alpaca), ratio-controlled mixing, cleaning (rules, PII anonymisation, exact and near
 //! duplicates, conflicts), leakage-free splits by near-duplicate group, and statistics.
 //!
 //! Records are [`Record`]s: template-independent trajectories or rendered samples, read and

@@ -226,13 +226,25 @@ pub fn expressible(t: &Trajectory, template: &Template) -> Result<(), Unrenderab
 }
 
 /// The trajectory as one training sample under `template`: the conversation of
-/// [`Template::render_conversation`], the tools in `tools` only for native-tool templates
-/// (others list them in the prompt), labels and provenance kept, and a `group` tying all
-/// renderings of one trajectory to one split.
+/// [`Template::render_conversation`] (its last attempt, whose prompt carries any failed
+/// attempts), the tools in `tools` only for native-tool templates (others list them in the
+/// prompt), labels and provenance kept, and a `group` naming the query, which ties all
+/// renderings of one query to one split.
 pub fn render_sample(t: &Trajectory, template: &Template) -> Result<Sample, Unrenderable> {
+    let mut all = render_samples(t, template)?;
+    all.pop()
+        .ok_or_else(|| Unrenderable::Other("the trajectory has no attempt".into()))
+}
+
+/// Every attempt of the trajectory as a training sample under `template`
+/// ([`Template::render_attempts`]): a trajectory that gave up and restarted yields one sample
+/// per attempt, so the model learns both to give up on a dead end (the earlier attempts, id
+/// `<trajectory>@<template>#<k>`, ending in the give-up) and to finish after a restart (the
+/// last attempt, id `<trajectory>@<template>`, its prompt carrying the failed attempts).
+pub fn render_samples(t: &Trajectory, template: &Template) -> Result<Vec<Sample>, Unrenderable> {
     expressible(t, template)?;
-    let messages = template
-        .render_conversation(t)
+    let attempts = template
+        .render_attempts(t)
         .map_err(|e| Unrenderable::Other(e.to_string()))?;
     let meta = t.meta.clone().unwrap_or_else(|| {
         let calls: Vec<&str> = t
@@ -253,23 +265,32 @@ pub fn render_sample(t: &Trajectory, template: &Template) -> Result<Sample, Unre
             steps,
         )
     });
-    Ok(Sample {
-        schema_version: Default::default(),
-        id: format!("{}@{}", t.id, template.id()),
-        messages,
-        tools: if template.native_tools() {
-            t.tools.clone()
-        } else {
-            Vec::new()
-        },
-        template_id: Some(template.id().to_owned()),
-        meta,
-        split: None,
-        // Grouped by the query itself: splitting and the leakage check compare this text,
-        // not the template's prompt around it, and every rendering lands in one split.
-        group: Some(format!("{QUERY_GROUP_PREFIX}{}", t.query)),
-        provenance: Some(t.provenance.clone()),
-    })
+    let last = attempts.len().saturating_sub(1);
+    Ok(attempts
+        .into_iter()
+        .enumerate()
+        .map(|(k, messages)| Sample {
+            schema_version: Default::default(),
+            id: if k == last {
+                format!("{}@{}", t.id, template.id())
+            } else {
+                format!("{}@{}#{k}", t.id, template.id())
+            },
+            messages,
+            tools: if template.native_tools() {
+                t.tools.clone()
+            } else {
+                Vec::new()
+            },
+            template_id: Some(template.id().to_owned()),
+            meta: meta.clone(),
+            split: None,
+            // Grouped by the query itself: splitting and the leakage check compare this text,
+            // not the template's prompt around it, and every rendering lands in one split.
+            group: Some(format!("{QUERY_GROUP_PREFIX}{}", t.query)),
+            provenance: Some(t.provenance.clone()),
+        })
+        .collect())
 }
 
 /// Rendering settings.
@@ -352,18 +373,20 @@ impl Renderer {
             order.sort_by_key(|&i| self.mix.entries[i].0.spec().language != lang);
         }
         let mut out = Vec::new();
+        let mut rendered = 0;
         for i in order {
-            if out.len() == self.settings.per_record {
+            if rendered == self.settings.per_record {
                 break;
             }
             let template = &self.mix.entries[i].0;
-            match render_sample(t, template) {
-                Ok(s) => {
+            match render_samples(t, template) {
+                Ok(samples) => {
                     *report
                         .by_template
                         .entry(template.id().to_owned())
-                        .or_default() += 1;
-                    out.push(s);
+                        .or_default() += samples.len();
+                    rendered += 1;
+                    out.extend(samples);
                 }
                 Err(e) => {
                     if let Unrenderable::Other(message) = &e {

@@ -188,6 +188,48 @@ fn bfcl_items_are_eval_only() {
 }
 
 #[test]
+fn alpaca_is_general_data_with_input_system_and_history() {
+    let out = import(Format::Alpaca, "alpaca.json");
+    assert_eq!(out.records.len(), 3);
+    for r in &out.records {
+        let s = sample(r);
+        assert_eq!(s.meta.kind, QueryKind::General, "{}", s.id);
+        assert_eq!(s.meta.scenario, "alpaca");
+        assert!(s.tools.is_empty());
+        assert_eq!(s.messages.last().unwrap().role, Role::Assistant);
+    }
+    let second = sample(&out.records[1]);
+    let roles: Vec<Role> = second.messages.iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::System, Role::User, Role::Assistant]);
+    assert_eq!(
+        second.messages[1].content_str(),
+        "Translate the sentence into French.\nThe weather is lovely today."
+    );
+    let third = sample(&out.records[2]);
+    assert_eq!(third.messages.len(), 4);
+    assert_eq!(
+        third.messages[0].content_str(),
+        "保持健康的第一个建议是什么？"
+    );
+    assert_eq!(third.meta.language, "zh");
+    // A malformed history names its field.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &p,
+        "{\"instruction\": \"a\", \"output\": \"b\", \"history\": [[\"q\"]]}\n",
+    )
+    .unwrap();
+    let text = import_path(Format::Alpaca, &p, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("bad.jsonl:1") && text.contains("history[0]"),
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_records_name_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad.jsonl");

@@ -3,7 +3,9 @@
 //! reproducible, and the rule catches malformed turns, bad arguments and unknown tools.
 #![allow(clippy::unwrap_used)]
 
-use agentune_data::render::{RenderReport, RenderSettings, Renderer, TemplateMix, render_sample};
+use agentune_data::render::{
+    RenderReport, RenderSettings, Renderer, TemplateMix, render_sample, render_samples,
+};
 use agentune_data::synth::{Lang, Scenario, SynthSettings, Synthesizer, verify_execution};
 use agentune_data::validate::StrictFormatRule;
 use agentune_data::{Record, Rule, Verdict, detect_language};
@@ -370,18 +372,47 @@ fn restart_trajectories_fail_for_real_then_succeed_and_render_under_toolllama() 
         } else {
             &toolllama
         };
-        let sample = render_sample(t, template).unwrap();
-        let problems = rule.problems(&Record::from(sample.clone()));
-        assert!(problems.is_empty(), "{}: {problems:?}", t.id);
-        // The second attempt's prompt carries the failed one.
-        assert!(
-            sample
-                .messages
+        // One sample per attempt: the first ends in the give-up, the second's prompt carries
+        // the failed attempt; both pass the strict check.
+        if t.steps.iter().any(|s| s.step.calls().len() > 1) {
+            // Parallel calls: no one-call template can express it.
+            assert!(render_samples(t, template).is_err());
+            continue;
+        }
+        let samples = render_samples(t, template).unwrap();
+        assert_eq!(samples.len(), 2, "{}", t.id);
+        for sample in &samples {
+            let problems = rule.problems(&Record::from(sample.clone()));
+            assert!(problems.is_empty(), "{}: {problems:?}", sample.id);
+        }
+        let turns = |s: &agentune_schema::Sample, assistant: bool| -> Vec<String> {
+            s.messages
                 .iter()
-                .filter(|m| m.role == Role::Assistant)
-                .count()
-                >= 3
-        );
+                .filter(|m| (m.role == Role::Assistant) == assistant)
+                .map(|m| m.content_str().to_owned())
+                .collect()
+        };
+        let first = turns(&samples[0], true);
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert!(first[1].contains("give_up_and_restart"), "{first:?}");
+        let second = turns(&samples[1], true);
+        assert!(second.iter().all(|a| !a.contains("give_up_and_restart")));
+        // The failed call's mistyped argument is in the second prompt, not in its replies.
+        let typo = t.steps[0].step.calls()[0]
+            .arguments
+            .values()
+            .filter_map(|v| v.as_str())
+            .find(|v| {
+                !t.steps[2].step.calls()[0]
+                    .arguments
+                    .values()
+                    .any(|g| g.as_str() == Some(*v))
+            })
+            .unwrap()
+            .to_owned();
+        assert!(turns(&samples[1], false).concat().contains(&typo), "{typo}");
+        assert!(!second.concat().contains(&typo), "{typo}");
+        assert_eq!(render_sample(t, template).unwrap(), samples[1]);
         // Templates without restart cannot express it.
         assert!(render_sample(t, &react).is_err());
     }

@@ -253,6 +253,7 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
         .collect();
     let samples = p("samples.jsonl");
     let clean = p("clean.jsonl");
+    let valid = p("valid.jsonl");
     let mixed = p("mix.jsonl");
     let splits = ["train", "validation", "test"].map(|s| split_dir.join(format!("{s}.jsonl")));
     let [train, validation, test] = splits.clone();
@@ -261,7 +262,7 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
         manifest: load_manifest(&p(MANIFEST))?,
         dir: dir.clone(),
         force: a.force,
-        total: usize::from(synth_on) + cfg.import.len() + 6 + if model.is_some() { 2 } else { 0 },
+        total: usize::from(synth_on) + cfg.import.len() + 7 + if model.is_some() { 2 } else { 0 },
         done: 0,
         ran: Vec::new(),
         skipped: Vec::new(),
@@ -312,67 +313,78 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
             })
         })?;
     }
-    // 3. Rendering under the template mix (imported samples pass through).
-    let mut render_inputs = Vec::new();
+    // 3. Cleaning of the template-free records: duplicates, near duplicates and conflicts are
+    // found on the trajectories themselves (rendered samples would mostly be compared by
+    // their long, shared prompts).
+    let mut clean_inputs = Vec::new();
     if synth_on {
-        render_inputs.push(trajectories.clone());
+        clean_inputs.push(trajectories.clone());
     }
-    render_inputs.extend(imported.iter().cloned());
+    clean_inputs.extend(imported.iter().cloned());
+    let stage = Stage::new("clean", json!({"clean": cfg.clean, "minhash": cfg.minhash}))
+        .inputs(clean_inputs.clone())
+        .outputs([
+            clean.clone(),
+            p("clean.report.json"),
+            p("clean.rejected.jsonl"),
+        ]);
+    runner.stage(stage, || {
+        super::clean_cmd(
+            cfg.clone(),
+            &clean_args(
+                clean_inputs.clone(),
+                clean.clone(),
+                p("clean.rejected.jsonl"),
+            ),
+        )
+    })?;
+    // 4. Rendering under the template mix (imported samples pass through).
     let stage = Stage::new("render", json!({"seed": cfg.seed, "render": cfg.render}))
-        .inputs(render_inputs.clone())
+        .inputs([clean.clone()])
         .outputs([samples.clone(), p("samples.render.json")]);
     runner.stage(stage, || {
         crate::data_synth::render_cmd(
             &cfg,
             &RenderArgs {
-                input: render_inputs.clone(),
+                input: vec![clean.clone()],
                 output: samples.clone(),
                 report: None,
                 templates: no_templates(),
             },
         )
     })?;
-    // 4. Cleaning.
+    // 5. Validation of the rendered samples: each template's strict parser and the tools'
+    // JSON Schemas, structure, length, exact duplicates (no near-duplicate pass: done above).
     let stage = Stage::new(
-        "clean",
-        json!({"clean": cfg.clean, "minhash": cfg.minhash, "render": cfg.render}),
+        "validate",
+        json!({"clean": cfg.clean, "render": cfg.render}),
     )
     .inputs([samples.clone()])
     .outputs([
-        clean.clone(),
-        p("clean.report.json"),
-        p("clean.rejected.jsonl"),
+        valid.clone(),
+        p("valid.report.json"),
+        p("valid.rejected.jsonl"),
     ]);
     runner.stage(stage, || {
-        super::clean_cmd(
-            cfg.clone(),
-            &CleanArgs {
-                input: vec![samples.clone()],
-                output: clean.clone(),
-                report: None,
-                rejected: Some(p("clean.rejected.jsonl")),
-                threshold: None,
-                max_length: None,
-                tokenizer: None,
-                conflict_policy: None,
-                no_pii: false,
-                no_near_dedup: false,
-                strict: StrictArgs {
-                    no_strict_format: false,
-                    strict_templates: cfg.render.templates.clone(),
-                },
-            },
-        )
+        let mut a = clean_args(
+            vec![samples.clone()],
+            valid.clone(),
+            p("valid.rejected.jsonl"),
+        );
+        a.no_near_dedup = true;
+        a.no_pii = true;
+        a.strict.strict_templates = cfg.render.templates.clone();
+        super::clean_cmd(cfg.clone(), &a)
     })?;
     // 5. Mixing at the target ratios.
     let stage = Stage::new("mix", json!({"seed": cfg.seed, "mix": cfg.mix}))
-        .inputs([clean.clone()])
+        .inputs([valid.clone()])
         .outputs([mixed.clone(), p("mix.report.json")]);
     runner.stage(stage, || {
         super::mix_cmd(
             cfg.clone(),
             &MixArgs {
-                input: vec![clean.clone()],
+                input: vec![valid.clone()],
                 output: mixed.clone(),
                 report: None,
                 size: None,
@@ -485,6 +497,26 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
         dir.display()
     );
     Ok(())
+}
+
+/// `data clean` arguments with the config's settings: every rule, the strict check.
+fn clean_args(input: Vec<PathBuf>, output: PathBuf, rejected: PathBuf) -> CleanArgs {
+    CleanArgs {
+        input,
+        output,
+        report: None,
+        rejected: Some(rejected),
+        threshold: None,
+        max_length: None,
+        tokenizer: None,
+        conflict_policy: None,
+        no_pii: false,
+        no_near_dedup: false,
+        strict: StrictArgs {
+            no_strict_format: false,
+            strict_templates: Vec::new(),
+        },
+    }
 }
 
 fn no_templates() -> TemplateOpts {
