@@ -182,28 +182,13 @@ impl AppState {
         }
     }
 
-    /// Queues a job and returns its event receiver.
+    /// Queues the job `make` builds around an event sender; returns the event receiver.
     fn submit(
         &self,
-        prompt: Vec<u32>,
-        max_new: usize,
-        sampling: SamplingParams,
-        stop: Vec<String>,
-        ignore_eos: bool,
-        guide: Option<crate::guide::GuideSpec>,
-        arrived: Instant,
+        make: impl FnOnce(tokio::sync::mpsc::UnboundedSender<Event>) -> Job,
     ) -> Result<UnboundedReceiver<Event>, ApiError> {
         let (tx, rx) = unbounded_channel();
-        self.engine.submit(Job {
-            prompt,
-            max_new,
-            sampling,
-            stop_strings: stop,
-            ignore_eos,
-            guide,
-            events: tx,
-            arrived,
-        })?;
+        self.engine.submit(make(tx))?;
         Ok(rx)
     }
 }
@@ -330,15 +315,17 @@ async fn chat_inner(
     let mut stop = p.sampling.stop.clone();
     stop.extend(rendered.stop.iter().cloned());
     let prompt_len = prompt.len();
-    let rx = st.submit(
+    let sampling = st.sampling(&p.sampling, rid);
+    let rx = st.submit(|events| Job {
         prompt,
         max_new,
-        st.sampling(&p.sampling, rid),
-        stop,
-        p.sampling.ignore_eos,
-        rendered.guide.clone(),
+        sampling,
+        stop_strings: stop,
+        ignore_eos: p.sampling.ignore_eos,
+        guide: rendered.guide.clone(),
+        events,
         arrived,
-    )?;
+    })?;
     let id = format!("chatcmpl-{rid:08x}{:08x}", unix_now() & 0xffff_ffff);
     let created = unix_now();
     let model = st.name.clone();
@@ -528,15 +515,17 @@ async fn completions_inner(
     let max_new = st.max_new(prompt.len(), p.sampling.max_tokens, "prompt")?;
     let rid = st.next_id();
     let prompt_len = prompt.len();
-    let rx = st.submit(
+    let sampling = st.sampling(&p.sampling, rid);
+    let rx = st.submit(|events| Job {
         prompt,
         max_new,
-        st.sampling(&p.sampling, rid),
-        p.sampling.stop.clone(),
-        p.sampling.ignore_eos,
-        None,
+        sampling,
+        stop_strings: p.sampling.stop.clone(),
+        ignore_eos: p.sampling.ignore_eos,
+        guide: None,
+        events,
         arrived,
-    )?;
+    })?;
     let id = format!("cmpl-{rid:08x}{:08x}", unix_now() & 0xffff_ffff);
     let created = unix_now();
     let model = st.name.clone();
