@@ -102,6 +102,7 @@ struct AppState {
     prompter: Prompter,
     metrics: Arc<Metrics>,
     api_key: Option<String>,
+    max_body: usize,
     next_id: AtomicU64,
     started: Instant,
 }
@@ -301,7 +302,7 @@ async fn chat_inner(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let body = read_body(body, usize::MAX)?;
+    let body = read_body(body, st.max_body)?;
     let o = request::json_object(&body)?;
     let p = request::chat(&o)?;
     st.check_model(&p.model)?;
@@ -486,7 +487,7 @@ async fn completions_inner(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let body = read_body(body, usize::MAX)?;
+    let body = read_body(body, st.max_body)?;
     let o = request::json_object(&body)?;
     let p = request::completion(&o)?;
     st.check_model(&p.model)?;
@@ -738,6 +739,7 @@ impl Server {
             prompter,
             metrics: metrics.clone(),
             api_key: settings.api_key.clone(),
+            max_body: settings.max_body_bytes,
             next_id: AtomicU64::new(1),
             started: Instant::now(),
         });
