@@ -42,6 +42,8 @@ enum BenchTarget {
     /// The HTTP server next to llama.cpp's: TTFT, decode tokens/s, aggregate with 1/4/16
     /// streams.
     Serve,
+    /// BFCL AST checking against BFCL's own Python checker: agreement and speed.
+    Eval,
 }
 
 const MARK_START: &str = "<!-- model-bench -->";
@@ -113,6 +115,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             decode_tokens: args.decode_tokens,
             install_llamacpp: args.install_llamacpp,
             write: args.write,
+        }),
+        BenchTarget::Eval => crate::eval_bench::run(&crate::eval_bench::EvalBenchOptions {
+            runs: args.runs,
+            write: args.write,
+            data: None,
+            python: "python3".into(),
         }),
     }
 }

@@ -16,7 +16,7 @@ pub mod import;
 pub mod io;
 pub mod minhash;
 pub mod mix;
-mod pixfont;
+pub mod pixfont;
 mod pylit;
 mod record;
 pub mod render;

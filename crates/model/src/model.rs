@@ -67,6 +67,10 @@ struct Layer {
     down: Linear,
 }
 
+/// One decoder layer's weights held outside a [`Llama`] (see [`Llama::layer`]).
+#[derive(Debug, Clone)]
+pub struct DecoderLayer(Layer);
+
 /// The network.
 #[derive(Debug, Clone)]
 pub struct Llama {
@@ -216,18 +220,65 @@ fn linear(
     }
 }
 
+/// Reads decoder layer `i` from `weights` (HF names `model.layers.{i}.*`).
+fn load_layer(config: &ModelConfig, weights: &Weights, i: usize, mode: Mode) -> Result<Layer> {
+    let (h, d) = (config.hidden_size, config.head_dim);
+    let (qd, kvd, m) = (
+        config.num_heads * d,
+        config.num_kv_heads * d,
+        config.intermediate_size,
+    );
+    let p = format!("model.layers.{i}");
+    let a = format!("{p}.self_attn");
+    Ok(Layer {
+        input_norm: dense(weights, &format!("{p}.input_layernorm.weight"), &[h], mode)?,
+        post_norm: dense(
+            weights,
+            &format!("{p}.post_attention_layernorm.weight"),
+            &[h],
+            mode,
+        )?,
+        q: linear(
+            weights,
+            &format!("{a}.q_proj"),
+            (qd, h),
+            config.qkv_bias,
+            mode,
+        )?,
+        k: linear(
+            weights,
+            &format!("{a}.k_proj"),
+            (kvd, h),
+            config.qkv_bias,
+            mode,
+        )?,
+        v: linear(
+            weights,
+            &format!("{a}.v_proj"),
+            (kvd, h),
+            config.qkv_bias,
+            mode,
+        )?,
+        o: linear(
+            weights,
+            &format!("{a}.o_proj"),
+            (h, qd),
+            config.o_bias,
+            mode,
+        )?,
+        gate: linear(weights, &format!("{p}.mlp.gate_proj"), (m, h), false, mode)?,
+        up: linear(weights, &format!("{p}.mlp.up_proj"), (m, h), false, mode)?,
+        down: linear(weights, &format!("{p}.mlp.down_proj"), (h, m), false, mode)?,
+    })
+}
+
 impl Llama {
     /// Builds the network from `weights` (HF names and layout). In [`Mode::Train`] the weights
     /// must be dense; pass the tensors of [`Weights::to_vars`] to record gradients.
     pub fn new(config: &ModelConfig, weights: &Weights, mode: Mode) -> Result<Self> {
         config.validate(weights.source())?;
         weights.check(config)?;
-        let (h, d) = (config.hidden_size, config.head_dim);
-        let (qd, kvd, m) = (
-            config.num_heads * d,
-            config.num_kv_heads * d,
-            config.intermediate_size,
-        );
+        let h = config.hidden_size;
         let embed_name = "model.embed_tokens.weight";
         let embed = match weights.require(embed_name, &[config.vocab_size, h])? {
             Weight::Quantized(q) if mode == Mode::Infer => Embedding::Quant(q.clone()),
@@ -247,51 +298,9 @@ impl Llama {
         } else {
             linear(weights, "lm_head", (config.vocab_size, h), false, mode)?
         };
-        let mut layers = Vec::with_capacity(config.num_layers);
-        for i in 0..config.num_layers {
-            let p = format!("model.layers.{i}");
-            let a = format!("{p}.self_attn");
-            layers.push(Layer {
-                input_norm: dense(weights, &format!("{p}.input_layernorm.weight"), &[h], mode)?,
-                post_norm: dense(
-                    weights,
-                    &format!("{p}.post_attention_layernorm.weight"),
-                    &[h],
-                    mode,
-                )?,
-                q: linear(
-                    weights,
-                    &format!("{a}.q_proj"),
-                    (qd, h),
-                    config.qkv_bias,
-                    mode,
-                )?,
-                k: linear(
-                    weights,
-                    &format!("{a}.k_proj"),
-                    (kvd, h),
-                    config.qkv_bias,
-                    mode,
-                )?,
-                v: linear(
-                    weights,
-                    &format!("{a}.v_proj"),
-                    (kvd, h),
-                    config.qkv_bias,
-                    mode,
-                )?,
-                o: linear(
-                    weights,
-                    &format!("{a}.o_proj"),
-                    (h, qd),
-                    config.o_bias,
-                    mode,
-                )?,
-                gate: linear(weights, &format!("{p}.mlp.gate_proj"), (m, h), false, mode)?,
-                up: linear(weights, &format!("{p}.mlp.up_proj"), (m, h), false, mode)?,
-                down: linear(weights, &format!("{p}.mlp.down_proj"), (h, m), false, mode)?,
-            });
-        }
+        let layers = (0..config.num_layers)
+            .map(|i| load_layer(config, weights, i, mode))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             config: config.clone(),
             mode,
@@ -301,6 +310,88 @@ impl Llama {
             lm_head,
             inv_freq: config.rope_inv_freq().iter().map(|&f| f as f32).collect(),
         })
+    }
+
+    /// A network without weights of its own, for the per-layer API ([`Llama::layer`],
+    /// [`Llama::layer_forward`], [`Llama::norm_with`]) used by trainers that hold the
+    /// parameters themselves (activation checkpointing, sharded parameters). Its whole-network
+    /// methods fail on the empty embedding.
+    pub fn without_weights(config: &ModelConfig, mode: Mode) -> Result<Self> {
+        config.validate("model config")?;
+        let empty = Tensor::zeros(0, DType::F32, &Device::Cpu)?;
+        Ok(Self {
+            config: config.clone(),
+            mode,
+            embed: Embedding::Dense(empty.clone()),
+            layers: Vec::new(),
+            norm: empty.clone(),
+            lm_head: Linear::Dense { w: empty, b: None },
+            inv_freq: config.rope_inv_freq().iter().map(|&f| f as f32).collect(),
+        })
+    }
+
+    /// Decoder layer `index` built from `weights`, which need only hold that layer's tensors
+    /// (HF names `model.layers.{index}.*`); in [`Mode::Train`] gradients flow to them.
+    pub fn layer(&self, weights: &Weights, index: usize) -> Result<DecoderLayer> {
+        if index >= self.config.num_layers {
+            return Err(Error::tensor(
+                weights.source(),
+                format!("model.layers.{index}"),
+                format!("the network has {} layers", self.config.num_layers),
+            ));
+        }
+        Ok(DecoderLayer(load_layer(
+            &self.config,
+            weights,
+            index,
+            self.mode,
+        )?))
+    }
+
+    /// Runs one decoder layer over the rows `x` (`(tokens, hidden)`) of a packed sequence whose
+    /// documents are the consecutive token ranges `docs` (covering every row): attention stays
+    /// inside each document (block-diagonal causal) and positions restart at 0 in each.
+    pub fn layer_forward(
+        &self,
+        layer: &DecoderLayer,
+        x: &Tensor,
+        docs: &[std::ops::Range<usize>],
+    ) -> Result<Tensor> {
+        let n = x.dim(0)?;
+        let mut next = 0;
+        for d in docs {
+            if d.start != next || d.end <= d.start {
+                return Err(Error::Generation(format!(
+                    "document ranges must be non-empty and consecutive from 0, got {docs:?}"
+                )));
+            }
+            next = d.end;
+        }
+        if next != n {
+            return Err(Error::Generation(format!(
+                "document ranges cover {next} rows, the input has {n}"
+            )));
+        }
+        let mut segs: Vec<Segment<'_>> = docs
+            .iter()
+            .map(|d| Segment {
+                b: 1,
+                t: d.len(),
+                offset: 0,
+                cache: None,
+            })
+            .collect();
+        let ropes = segs
+            .iter()
+            .map(|s| self.rope_tables(0, s.t))
+            .collect::<Result<Vec<_>>>()?;
+        self.block(0, &layer.0, x, &mut segs, &ropes)
+    }
+
+    /// RMSNorm of the rows `x` with weight `w`, as the network computes it (the final norm
+    /// before the output projection, for trainers holding that weight themselves).
+    pub fn norm_with(&self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
+        self.rms_norm(x, w)
     }
 
     /// The configuration.
@@ -426,13 +517,28 @@ impl Llama {
             .map(|s| self.rope_tables(s.offset, s.t))
             .collect::<Result<Vec<_>>>()?;
         for (li, layer) in self.layers.iter().enumerate() {
-            let h = self.rms_norm(&x, &layer.input_norm)?;
+            x = self.block(li, layer, &x, segs, &ropes)?;
+        }
+        self.rms_norm(&x, &self.norm)
+    }
+
+    /// One decoder layer over the stacked rows `x` of all segments.
+    fn block(
+        &self,
+        li: usize,
+        layer: &Layer,
+        x: &Tensor,
+        segs: &mut [Segment<'_>],
+        ropes: &[(Tensor, Tensor)],
+    ) -> Result<Tensor> {
+        {
+            let h = self.rms_norm(x, &layer.input_norm)?;
             let q = layer.q.forward(&h)?;
             let k = layer.k.forward(&h)?;
             let v = layer.v.forward(&h)?;
             let mut outs = Vec::with_capacity(segs.len());
             let mut row = 0;
-            for (seg, (cos, sin)) in segs.iter_mut().zip(&ropes) {
+            for (seg, (cos, sin)) in segs.iter_mut().zip(ropes) {
                 let n = seg.b * seg.t;
                 let out = self.attention(
                     li,
@@ -451,13 +557,12 @@ impl Llama {
             } else {
                 Tensor::cat(&outs, 0)?
             };
-            x = (x + layer.o.forward(&attn)?)?;
+            let x = (x + layer.o.forward(&attn)?)?;
             let h = self.rms_norm(&x, &layer.post_norm)?;
             let gate = layer.gate.forward(&h)?.silu()?;
             let up = layer.up.forward(&h)?;
-            x = (x + layer.down.forward(&(gate * up)?)?)?;
+            Ok((x + layer.down.forward(&(gate * up)?)?)?)
         }
-        self.rms_norm(&x, &self.norm)
     }
 
     /// Attention of one segment; `q`, `k`, `v` are its rows `(b*t, heads*d)`.

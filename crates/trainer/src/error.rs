@@ -11,6 +11,9 @@ pub enum Error {
     /// Reading the training shards failed.
     #[error(transparent)]
     Data(#[from] agentune_data::Error),
+    /// Writing a file atomically failed.
+    #[error(transparent)]
+    Schema(#[from] agentune_schema::Error),
     /// A tensor operation failed.
     #[error(transparent)]
     Tensor(#[from] candle_core::Error),
@@ -22,6 +25,20 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A collective operation between ranks failed.
+    #[error("communication: {0}")]
+    Comm(String),
+    /// A checkpoint is missing, incomplete or does not fit this run.
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint {
+        /// The checkpoint folder or file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Training cannot go on (no data, a non-finite loss, ...).
+    #[error("training: {0}")]
+    Training(String),
     /// A file could not be read or written.
     #[error("cannot {op} {}: {source}", path.display())]
     Io {
@@ -33,6 +50,30 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn config(path: Option<&std::path::Path>, message: impl Into<String>) -> Self {
+        Self::Config {
+            path: path.map(PathBuf::from),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn checkpoint(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self::Checkpoint {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// The trainer crate's result type.

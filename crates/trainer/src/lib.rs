@@ -1,6 +1,23 @@
 //! agentune-trainer: full-parameter supervised fine-tuning of the model crate's network on
-//! the data crate's shards, and the cost planner that sizes a run before it starts.
+//! the data crate's shards: a layer-by-layer training step with activation checkpointing,
+//! ZeRO-3 sharding behind a [`Communicator`], AdamW with fp32 master weights, checkpoints with
+//! exact resume, and per-step metrics.
 
+pub mod checkpoint;
+pub mod comm;
+pub mod config;
+pub mod engine;
 mod error;
+pub mod metrics;
+pub mod optim;
+pub mod params;
+pub mod run;
+pub mod stream;
+pub mod tiny;
 
+pub use comm::{Communicator, ThreadComm};
+pub use config::{TrainConfig, TrainSettings};
+pub use engine::{Engine, EngineOptions, ShardState, StepOutcome};
 pub use error::{Error, Result};
+pub use optim::AdamWParams;
+pub use run::{RunSummary, train};
