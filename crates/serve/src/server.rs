@@ -355,17 +355,22 @@ async fn chat_inner(
         let tools_active = rendered.tools_active;
         let convert = move |ev: Event| -> Vec<String> {
             let mut out = std::mem::take(&mut first);
-            let calls_chunk = |calls: &[ToolCall], from: usize| {
-                let list: Vec<Value> = calls
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let mut v = tool_call_json(c, &call_id(from + i));
-                        v["index"] = json!(from + i);
-                        v
-                    })
-                    .collect();
-                json!({"tool_calls": list})
+            // As OpenAI streams a call: a delta with its index, id, type and name, then its
+            // arguments (a JSON string) in the next delta.
+            let calls_deltas = |calls: &[ToolCall], from: usize| -> Vec<Value> {
+                let mut out = Vec::new();
+                for (i, c) in calls.iter().enumerate() {
+                    let k = from + i;
+                    out.push(json!({"tool_calls": [{
+                        "index": k, "id": call_id(k), "type": "function",
+                        "function": {"name": c.name, "arguments": ""},
+                    }]}));
+                    out.push(json!({"tool_calls": [{
+                        "index": k,
+                        "function": {"arguments": Value::Object(c.arguments.clone()).to_string()},
+                    }]}));
+                }
+                out
             };
             match ev {
                 Event::Text(t) => {
@@ -378,7 +383,9 @@ async fn chat_inner(
                         out.push(chunk(json!({"content": text}), None).to_string());
                     }
                     if !calls.is_empty() {
-                        out.push(chunk(calls_chunk(&calls, sent_calls), None).to_string());
+                        for d in calls_deltas(&calls, sent_calls) {
+                            out.push(chunk(d, None).to_string());
+                        }
                         sent_calls += calls.len();
                     }
                 }
@@ -393,7 +400,9 @@ async fn chat_inner(
                         let reply = st2.prompter.parse(&format!("{forced}{generated}"), true);
                         if reply.calls.len() > sent_calls {
                             let extra = &reply.calls[sent_calls..];
-                            out.push(chunk(calls_chunk(extra, sent_calls), None).to_string());
+                            for d in calls_deltas(extra, sent_calls) {
+                                out.push(chunk(d, None).to_string());
+                            }
                             sent_calls = reply.calls.len();
                         }
                     }
