@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// Record the results in docs/benchmarks.md.
     #[arg(long)]
     write: bool,
+    /// `bench serve`: build llama.cpp's server (llama-cpp-python) into .venv-llamacpp/ when
+    /// it is missing.
+    #[arg(long)]
+    install_llamacpp: bool,
 }
 
 /// Benchmarks that `cargo xtask bench` knows.
@@ -35,6 +39,9 @@ pub struct BenchArgs {
 enum BenchTarget {
     /// The model crate: prefill and decode tokens/s.
     Model,
+    /// The HTTP server next to llama.cpp's: TTFT, decode tokens/s, aggregate with 1/4/16
+    /// streams.
+    Serve,
     /// BFCL AST checking against BFCL's own Python checker: agreement and speed.
     Eval,
 }
@@ -103,6 +110,12 @@ fn measure_reference(
 pub fn run(args: &BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Model => bench_model(args),
+        BenchTarget::Serve => crate::bench_serve::run(&crate::bench_serve::ServeBenchArgs {
+            runs: args.runs,
+            decode_tokens: args.decode_tokens,
+            install_llamacpp: args.install_llamacpp,
+            write: args.write,
+        }),
         BenchTarget::Eval => crate::eval_bench::run(&crate::eval_bench::EvalBenchOptions {
             runs: args.runs,
             write: args.write,

@@ -5,6 +5,7 @@ mod agent;
 mod agent_run;
 mod agent_tools;
 mod bench;
+mod bench_serve;
 mod ci;
 mod convert;
 mod data;
@@ -45,7 +46,8 @@ enum Command {
     Ci(ci::CiArgs),
     /// Generate a chat reply from a model, streamed to stdout.
     Generate(generate::GenerateArgs),
-    /// Measure speed (`cargo xtask bench model`: prefill and decode tokens/s).
+    /// Measure speed (`bench model`: prefill and decode tokens/s; `bench serve`: the HTTP server
+    /// next to llama.cpp's).
     Bench(bench::BenchArgs),
     /// Write a model (GGUF, HF folder or known name) as a Hugging Face folder.
     Convert(convert::ConvertArgs),

@@ -102,6 +102,7 @@ struct AppState {
     prompter: Prompter,
     metrics: Arc<Metrics>,
     api_key: Option<String>,
+    max_body: usize,
     next_id: AtomicU64,
     started: Instant,
 }
@@ -182,28 +183,13 @@ impl AppState {
         }
     }
 
-    /// Queues a job and returns its event receiver.
+    /// Queues the job `make` builds around an event sender; returns the event receiver.
     fn submit(
         &self,
-        prompt: Vec<u32>,
-        max_new: usize,
-        sampling: SamplingParams,
-        stop: Vec<String>,
-        ignore_eos: bool,
-        guide: Option<crate::guide::GuideSpec>,
-        arrived: Instant,
+        make: impl FnOnce(tokio::sync::mpsc::UnboundedSender<Event>) -> Job,
     ) -> Result<UnboundedReceiver<Event>, ApiError> {
         let (tx, rx) = unbounded_channel();
-        self.engine.submit(Job {
-            prompt,
-            max_new,
-            sampling,
-            stop_strings: stop,
-            ignore_eos,
-            guide,
-            events: tx,
-            arrived,
-        })?;
+        self.engine.submit(make(tx))?;
         Ok(rx)
     }
 }
@@ -316,7 +302,7 @@ async fn chat_inner(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let body = read_body(body, usize::MAX)?;
+    let body = read_body(body, st.max_body)?;
     let o = request::json_object(&body)?;
     let p = request::chat(&o)?;
     st.check_model(&p.model)?;
@@ -330,15 +316,17 @@ async fn chat_inner(
     let mut stop = p.sampling.stop.clone();
     stop.extend(rendered.stop.iter().cloned());
     let prompt_len = prompt.len();
-    let rx = st.submit(
+    let sampling = st.sampling(&p.sampling, rid);
+    let rx = st.submit(|events| Job {
         prompt,
         max_new,
-        st.sampling(&p.sampling, rid),
-        stop,
-        p.sampling.ignore_eos,
-        rendered.guide.clone(),
+        sampling,
+        stop_strings: stop,
+        ignore_eos: p.sampling.ignore_eos,
+        guide: rendered.guide.clone(),
+        events,
         arrived,
-    )?;
+    })?;
     let id = format!("chatcmpl-{rid:08x}{:08x}", unix_now() & 0xffff_ffff);
     let created = unix_now();
     let model = st.name.clone();
@@ -367,17 +355,22 @@ async fn chat_inner(
         let tools_active = rendered.tools_active;
         let convert = move |ev: Event| -> Vec<String> {
             let mut out = std::mem::take(&mut first);
-            let calls_chunk = |calls: &[ToolCall], from: usize| {
-                let list: Vec<Value> = calls
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let mut v = tool_call_json(c, &call_id(from + i));
-                        v["index"] = json!(from + i);
-                        v
-                    })
-                    .collect();
-                json!({"tool_calls": list})
+            // As OpenAI streams a call: a delta with its index, id, type and name, then its
+            // arguments (a JSON string) in the next delta.
+            let calls_deltas = |calls: &[ToolCall], from: usize| -> Vec<Value> {
+                let mut out = Vec::new();
+                for (i, c) in calls.iter().enumerate() {
+                    let k = from + i;
+                    out.push(json!({"tool_calls": [{
+                        "index": k, "id": call_id(k), "type": "function",
+                        "function": {"name": c.name, "arguments": ""},
+                    }]}));
+                    out.push(json!({"tool_calls": [{
+                        "index": k,
+                        "function": {"arguments": Value::Object(c.arguments.clone()).to_string()},
+                    }]}));
+                }
+                out
             };
             match ev {
                 Event::Text(t) => {
@@ -390,7 +383,9 @@ async fn chat_inner(
                         out.push(chunk(json!({"content": text}), None).to_string());
                     }
                     if !calls.is_empty() {
-                        out.push(chunk(calls_chunk(&calls, sent_calls), None).to_string());
+                        for d in calls_deltas(&calls, sent_calls) {
+                            out.push(chunk(d, None).to_string());
+                        }
                         sent_calls += calls.len();
                     }
                 }
@@ -405,7 +400,9 @@ async fn chat_inner(
                         let reply = st2.prompter.parse(&format!("{forced}{generated}"), true);
                         if reply.calls.len() > sent_calls {
                             let extra = &reply.calls[sent_calls..];
-                            out.push(chunk(calls_chunk(extra, sent_calls), None).to_string());
+                            for d in calls_deltas(extra, sent_calls) {
+                                out.push(chunk(d, None).to_string());
+                            }
                             sent_calls = reply.calls.len();
                         }
                     }
@@ -499,7 +496,7 @@ async fn completions_inner(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let body = read_body(body, usize::MAX)?;
+    let body = read_body(body, st.max_body)?;
     let o = request::json_object(&body)?;
     let p = request::completion(&o)?;
     st.check_model(&p.model)?;
@@ -528,15 +525,17 @@ async fn completions_inner(
     let max_new = st.max_new(prompt.len(), p.sampling.max_tokens, "prompt")?;
     let rid = st.next_id();
     let prompt_len = prompt.len();
-    let rx = st.submit(
+    let sampling = st.sampling(&p.sampling, rid);
+    let rx = st.submit(|events| Job {
         prompt,
         max_new,
-        st.sampling(&p.sampling, rid),
-        p.sampling.stop.clone(),
-        p.sampling.ignore_eos,
-        None,
+        sampling,
+        stop_strings: p.sampling.stop.clone(),
+        ignore_eos: p.sampling.ignore_eos,
+        guide: None,
+        events,
         arrived,
-    )?;
+    })?;
     let id = format!("cmpl-{rid:08x}{:08x}", unix_now() & 0xffff_ffff);
     let created = unix_now();
     let model = st.name.clone();
@@ -749,6 +748,7 @@ impl Server {
             prompter,
             metrics: metrics.clone(),
             api_key: settings.api_key.clone(),
+            max_body: settings.max_body_bytes,
             next_id: AtomicU64::new(1),
             started: Instant::now(),
         });

@@ -253,6 +253,14 @@ fn malformed_oversized_and_misrouted_requests_get_openai_errors() {
     let big = json!({"model": MODEL, "messages": user(&"x".repeat(100_000))});
     let r = post(addr, "/v1/chat/completions", &big);
     expect(&r, 413, None, "oversized body");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("65536 bytes"),
+        "{}",
+        r.body
+    );
     expect(&get(addr, "/v1/nothing"), 404, None, "unknown route");
     expect(
         &get(addr, "/v1/chat/completions"),

@@ -208,3 +208,25 @@ fn our_openai_client_talks_to_the_server() {
     let err = anonymous.chat(&req).unwrap_err().to_string();
     assert!(err.contains("401") && err.contains("API key"), "{err}");
 }
+
+#[test]
+fn chunked_prefill_gives_the_same_replies_next_to_running_streams() {
+    let whole = start(settings());
+    let mut s = settings();
+    s.prefill_chunk = 5;
+    let chunked = start(s);
+    let long = "a long prompt that takes many passes of five tokens to prefill ".repeat(3);
+    let ask = |addr, p: &str| {
+        let mut b = chat_body(p, 12);
+        b["ignore_eos"] = json!(true);
+        post(addr, "/v1/chat/completions", &b).json()["choices"].clone()
+    };
+    let expected = (ask(whole.addr(), &long), ask(whole.addr(), "short"));
+    let addr = chunked.addr();
+    let got = std::thread::scope(|s| {
+        let a = s.spawn(|| ask(addr, &long));
+        let b = s.spawn(|| ask(addr, "short"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(got, expected);
+}

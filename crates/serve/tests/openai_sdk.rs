@@ -99,7 +99,7 @@ fn the_openai_python_sdk_drives_the_server() {
                 },
             )
             .unwrap();
-            run_script(&py, &server, "smollm2", false);
+            run_script(&py, &server, "smollm2", true);
         }
         None => eprintln!(
             "SmolLM2 is not cached (cargo xtask fetch-model): the tool-call round trip ran only on the tiny model's checks"
