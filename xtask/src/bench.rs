@@ -35,6 +35,8 @@ pub struct BenchArgs {
 enum BenchTarget {
     /// The model crate: prefill and decode tokens/s.
     Model,
+    /// BFCL AST checking against BFCL's own Python checker: agreement and speed.
+    Eval,
 }
 
 const MARK_START: &str = "<!-- model-bench -->";
@@ -101,6 +103,12 @@ fn measure_reference(
 pub fn run(args: &BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Model => bench_model(args),
+        BenchTarget::Eval => crate::eval_bench::run(&crate::eval_bench::EvalBenchOptions {
+            runs: args.runs,
+            write: args.write,
+            data: None,
+            python: "python3".into(),
+        }),
     }
 }
 

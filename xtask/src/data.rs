@@ -3,13 +3,18 @@
 //! Settings come from `configs/data/default.toml` (or `--config`), and flags override them.
 
 mod bench;
+pub(crate) mod pipeline;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentune_data::export::{self, ExportFormat};
 use agentune_data::import::{self, Format, ImportOptions};
-use agentune_data::{Chars, Cleaner, ConflictPolicy, DataConfig, Record, mix, split, stats};
+use agentune_data::shards::TokenCount;
+use agentune_data::{
+    Chars, Cleaner, ConflictPolicy, DataConfig, LengthMeasure, Record, mix, split, stats,
+};
 use agentune_schema::{JsonlWriter, Split, write_atomic};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -75,9 +80,9 @@ struct ImportArgs {
 
 #[derive(Debug, clap::Args)]
 struct CleanArgs {
-    /// Records to clean (JSONL).
-    #[arg(long)]
-    input: PathBuf,
+    /// Records to clean (JSONL, one or more files).
+    #[arg(long, required = true, num_args = 1..)]
+    input: Vec<PathBuf>,
     /// Cleaned records (JSONL).
     #[arg(long)]
     output: PathBuf,
@@ -90,9 +95,14 @@ struct CleanArgs {
     /// Near-duplicate similarity threshold (overrides minhash.threshold).
     #[arg(long)]
     threshold: Option<f64>,
-    /// Longest record kept, in characters; 0 = no limit (overrides clean.max_length).
+    /// Longest record kept, in characters (in tokens with `--tokenizer`); 0 = no limit
+    /// (overrides clean.max_length).
     #[arg(long)]
     max_length: Option<usize>,
+    /// Measure lengths in this model's tokens instead of characters: `smollm2`, a GGUF file or
+    /// an HF folder (only its tokenizer is read).
+    #[arg(long)]
+    tokenizer: Option<String>,
     /// keep_verified or drop_all (overrides clean.conflict_policy).
     #[arg(long)]
     conflict_policy: Option<String>,
@@ -180,6 +190,10 @@ struct StatsArgs {
     /// Do not draw charts.
     #[arg(long)]
     no_charts: bool,
+    /// Length histograms in this model's tokens instead of characters: `smollm2`, a GGUF file
+    /// or an HF folder (only its tokenizer is read).
+    #[arg(long)]
+    tokenizer: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -202,6 +216,7 @@ pub fn run(args: DataArgs) -> Result<()> {
     let mut cfg = load_config(args.config.as_deref())?;
     if let Some(seed) = args.seed {
         cfg.seed = seed;
+        cfg.synth.seed = None;
     }
     match args.command {
         DataCommand::Synth(a) => crate::data_synth::synth_cmd(&cfg, &a),
@@ -226,6 +241,16 @@ fn load_config(path: Option<&Path>) -> Result<DataConfig> {
         None => DataConfig::default(),
     };
     Ok(cfg)
+}
+
+/// Characters, or the tokens of a model's tokenizer.
+fn length_measure(tokenizer: Option<&str>) -> Result<Arc<dyn LengthMeasure>> {
+    Ok(match tokenizer {
+        None => Arc::new(Chars),
+        Some(model) => Arc::new(TokenCount(
+            crate::data_build::load_model_text(model)?.tokenizer,
+        )),
+    })
 }
 
 fn spinner(msg: &str) -> ProgressBar {
@@ -336,9 +361,13 @@ fn clean_cmd(mut cfg: DataConfig, a: &CleanArgs) -> Result<()> {
         cfg.clean.near_dedup = false;
     }
     cfg.validate()?;
-    let records = read_records(&a.input)?;
+    let mut records = Vec::new();
+    for p in &a.input {
+        records.extend(read_records(p)?);
+    }
+    let measure = length_measure(a.tokenizer.as_deref())?;
     let pb = spinner("cleaning");
-    let mut cleaner = Cleaner::new(cfg.clean.clone(), cfg.minhash);
+    let mut cleaner = Cleaner::with_length_measure(cfg.clean.clone(), cfg.minhash, measure);
     crate::data_synth::add_strict_rule(&mut cleaner, &a.strict)?;
     let out = cleaner.clean(records);
     pb.finish_and_clear();
@@ -361,9 +390,10 @@ fn clean_cmd(mut cfg: DataConfig, a: &CleanArgs) -> Result<()> {
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
+    let inputs: Vec<String> = a.input.iter().map(|p| p.display().to_string()).collect();
     eprintln!(
         "cleaned {}: kept {} of {}; dropped {} ({}); report {}",
-        a.input.display(),
+        inputs.join(", "),
         r.kept,
         r.input,
         r.dropped(),
@@ -490,6 +520,11 @@ fn split_cmd(mut cfg: DataConfig, a: &SplitArgs) -> Result<()> {
 }
 
 fn leakage_cmd(cfg: &DataConfig, a: &LeakageArgs) -> Result<()> {
+    leakage_check(cfg, a, true)
+}
+
+/// The leakage check; `print` also writes the report to stdout.
+fn leakage_check(cfg: &DataConfig, a: &LeakageArgs, print: bool) -> Result<()> {
     let threshold = a.max_similarity.unwrap_or(cfg.leakage.max_similarity);
     let train = read_records(&a.train)?;
     let test = read_records(&a.test)?;
@@ -497,7 +532,9 @@ fn leakage_cmd(cfg: &DataConfig, a: &LeakageArgs) -> Result<()> {
     if let Some(p) = &a.report {
         write_json(p, &report)?;
     }
-    crate::print_stdout(&serde_json::to_string_pretty(&report)?)?;
+    if print {
+        crate::print_stdout(&serde_json::to_string_pretty(&report)?)?;
+    }
     let pair = report
         .pair
         .as_ref()
@@ -528,7 +565,8 @@ fn stats_cmd(cfg: &DataConfig, a: &StatsArgs) -> Result<()> {
         };
         all.extend(read_records(p)?.into_iter().map(|r| (r, split)));
     }
-    let mut s = stats::compute(&all, &Chars, &cfg.mix, cfg.stats.histogram_bins);
+    let measure = length_measure(a.tokenizer.as_deref())?;
+    let mut s = stats::compute(&all, &*measure, &cfg.mix, cfg.stats.histogram_bins);
     if let Some(p) = &a.clean_report {
         let text =
             std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;

@@ -17,63 +17,75 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Debug, Clone, clap::Args)]
 pub struct TemplateOpts {
     /// Templates to draw from: shipped ids, template files, folders or patterns such as
-    /// `generated/*.toml` (comma-separated). Default: every shipped template.
+    /// `generated/*.toml` (comma-separated). Default: render.templates of the config, else
+    /// every shipped template.
     #[arg(long, value_delimiter = ',')]
-    templates: Vec<String>,
+    pub(crate) templates: Vec<String>,
     /// One sampling weight per `--templates` entry (comma-separated). Default: equal.
     #[arg(long, value_delimiter = ',')]
-    weights: Vec<f64>,
-    /// Templates each trajectory is rendered under (fewer when fewer can express it).
-    #[arg(long, default_value_t = 2)]
-    per_record: usize,
+    pub(crate) weights: Vec<f64>,
+    /// Templates each trajectory is rendered under, fewer when fewer can express it
+    /// (default: render.per_record of the config).
+    #[arg(long)]
+    pub(crate) per_record: Option<usize>,
+    /// Draw templates regardless of the query's language (by default templates in the
+    /// query's language are tried first; overrides render.match_language).
+    #[arg(long)]
+    pub(crate) any_language: bool,
 }
 
 /// Options of `cargo xtask data synth`.
 #[derive(Debug, clap::Args)]
 pub struct SynthArgs {
-    /// Trajectories to generate.
-    #[arg(long, default_value_t = 1000)]
-    count: usize,
+    /// Trajectories to generate (default: synth.count of the config).
+    #[arg(long)]
+    pub(crate) count: Option<usize>,
     /// The trajectories (JSONL).
     #[arg(long, visible_alias = "out")]
-    output: PathBuf,
+    pub(crate) output: PathBuf,
     /// Scenarios (comma-separated): weather, travel, math, units, currency, dates, knowledge,
-    /// notes, chain. Default: all.
+    /// notes, chain. Default: synth.scenarios of the config, else all.
     #[arg(long, value_delimiter = ',')]
-    scenarios: Vec<String>,
-    /// Query languages (comma-separated): en, zh. Default: both.
+    pub(crate) scenarios: Vec<String>,
+    /// Query languages (comma-separated): en, zh. Default: synth.languages, else both.
     #[arg(long, value_delimiter = ',')]
-    lang: Vec<String>,
-    /// Positive : hard-negative ratio (default: mix.positive_to_hard_negative of the config).
+    pub(crate) lang: Vec<String>,
+    /// Positive : hard-negative ratio (default: synth.positive_to_hard_negative, else
+    /// mix.positive_to_hard_negative of the config).
     #[arg(long)]
-    positive_to_hard_negative: Option<f64>,
-    /// Simple : complex ratio of positives (default: mix.simple_to_complex of the config).
+    pub(crate) positive_to_hard_negative: Option<f64>,
+    /// Simple : complex ratio of positives (default: synth.simple_to_complex, else
+    /// mix.simple_to_complex of the config).
     #[arg(long)]
-    simple_to_complex: Option<f64>,
-    /// Most distractor tools offered beside the needed ones.
-    #[arg(long, default_value_t = 3)]
-    max_distractors: usize,
+    pub(crate) simple_to_complex: Option<f64>,
+    /// Most distractor tools offered beside the needed ones (default: synth.max_distractors).
+    #[arg(long)]
+    pub(crate) max_distractors: Option<usize>,
+    /// Share of positive queries with a failed first attempt, a give-up and a restart
+    /// (default: synth.restart_share).
+    #[arg(long)]
+    pub(crate) restart_share: Option<f64>,
     /// Also render the trajectories into training samples here (JSONL), as `data render`.
     #[arg(long)]
-    render_output: Option<PathBuf>,
+    pub(crate) render_output: Option<PathBuf>,
     #[command(flatten)]
-    templates: TemplateOpts,
+    pub(crate) templates: TemplateOpts,
 }
 
 /// Options of `cargo xtask data render`.
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {
-    /// Trajectories (JSONL); samples in the file are passed through unchanged.
-    #[arg(long, visible_alias = "in")]
-    input: PathBuf,
+    /// Trajectories (JSONL, one or more files); samples in them are passed through unchanged.
+    #[arg(long, visible_alias = "in", required = true, num_args = 1..)]
+    pub(crate) input: Vec<PathBuf>,
     /// The samples (JSONL).
     #[arg(long, visible_alias = "out")]
-    output: PathBuf,
+    pub(crate) output: PathBuf,
     /// The rendering report (default: <output>.render.json).
     #[arg(long)]
-    report: Option<PathBuf>,
+    pub(crate) report: Option<PathBuf>,
     #[command(flatten)]
-    templates: TemplateOpts,
+    pub(crate) templates: TemplateOpts,
 }
 
 /// Strict-format options of `cargo xtask data clean`.
@@ -83,11 +95,11 @@ pub struct StrictArgs {
     /// against the tools' JSON Schemas (the check runs by default on samples whose template
     /// is known: the shipped ones plus `--strict-templates`).
     #[arg(long)]
-    no_strict_format: bool,
+    pub(crate) no_strict_format: bool,
     /// Extra templates the strict check knows (files, folders or patterns, comma-separated),
     /// e.g. ones a meta-agent wrote.
     #[arg(long, value_delimiter = ',')]
-    strict_templates: Vec<String>,
+    pub(crate) strict_templates: Vec<String>,
 }
 
 /// Adds the strict-format rule to a cleaner unless disabled.
@@ -118,50 +130,69 @@ fn bar(len: usize, msg: &str) -> ProgressBar {
     pb
 }
 
-fn mix_from(opts: &TemplateOpts, seed: u64) -> Result<Renderer> {
-    let mix = if opts.templates.is_empty() {
-        if !opts.weights.is_empty() {
-            bail!("--weights needs --templates (one weight per template)");
-        }
-        TemplateMix::builtin()?
-    } else {
+fn mix_from(cfg: &DataConfig, opts: &TemplateOpts) -> Result<Renderer> {
+    let mix = if !opts.templates.is_empty() {
         TemplateMix::from_specs(&opts.templates, &opts.weights).context("reading --templates")?
+    } else if !opts.weights.is_empty() {
+        bail!("--weights needs --templates (one weight per template)");
+    } else if !cfg.render.templates.is_empty() {
+        TemplateMix::from_specs(&cfg.render.templates, &cfg.render.weights)
+            .context("reading render.templates of the data config")?
+    } else {
+        TemplateMix::builtin()?
     };
     Ok(Renderer::new(
         mix,
         RenderSettings {
-            per_record: opts.per_record,
-            seed,
+            per_record: opts.per_record.unwrap_or(cfg.render.per_record),
+            seed: cfg.seed,
+            match_language: cfg.render.match_language && !opts.any_language,
         },
     )?)
 }
 
+/// The names of a list flag, else of the config's list.
+fn names_or<'a>(flag: &'a [String], config: &'a [String]) -> impl Iterator<Item = &'a String> {
+    let list = if flag.iter().any(|s| !s.trim().is_empty()) {
+        flag
+    } else {
+        config
+    };
+    list.iter().filter(|s| !s.trim().is_empty())
+}
+
 pub(crate) fn synth_cmd(cfg: &DataConfig, a: &SynthArgs) -> Result<()> {
-    let scenarios = a
-        .scenarios
-        .iter()
-        .filter(|s| !s.trim().is_empty())
+    let sc = &cfg.synth;
+    let scenarios = names_or(&a.scenarios, &sc.scenarios)
         .map(|s| s.parse::<Scenario>())
         .collect::<Result<Vec<_>, _>>()?;
-    let languages = a
-        .lang
-        .iter()
-        .filter(|s| !s.trim().is_empty())
+    let languages = names_or(&a.lang, &sc.languages)
         .map(|s| s.parse::<Lang>())
         .collect::<Result<Vec<_>, _>>()?;
+    let scenario_weights = sc
+        .weights
+        .iter()
+        .map(|(name, w)| Ok((name.parse::<Scenario>()?, *w)))
+        .collect::<Result<Vec<_>, agentune_data::Error>>()?;
     let settings = SynthSettings {
-        count: a.count,
-        seed: cfg.seed,
+        count: a.count.unwrap_or(sc.count),
+        seed: sc.seed.unwrap_or(cfg.seed),
+        scenario_weights,
+        restart_share: a.restart_share.unwrap_or(sc.restart_share),
         scenarios,
         languages,
         positive_to_hard_negative: a
             .positive_to_hard_negative
+            .or(sc.positive_to_hard_negative)
             .unwrap_or(cfg.mix.positive_to_hard_negative),
-        simple_to_complex: a.simple_to_complex.unwrap_or(cfg.mix.simple_to_complex),
-        max_distractors: a.max_distractors,
+        simple_to_complex: a
+            .simple_to_complex
+            .or(sc.simple_to_complex)
+            .unwrap_or(cfg.mix.simple_to_complex),
+        max_distractors: a.max_distractors.unwrap_or(sc.max_distractors),
     };
     let renderer = match &a.render_output {
-        Some(_) => Some(mix_from(&a.templates, cfg.seed)?),
+        Some(_) => Some(mix_from(cfg, &a.templates)?),
         None => None,
     };
     let synth = Synthesizer::new(settings)?;
@@ -206,8 +237,11 @@ pub(crate) fn synth_cmd(cfg: &DataConfig, a: &SynthArgs) -> Result<()> {
 }
 
 pub(crate) fn render_cmd(cfg: &DataConfig, a: &RenderArgs) -> Result<()> {
-    let renderer = mix_from(&a.templates, cfg.seed)?;
-    let records = crate::data::read_records(&a.input)?;
+    let renderer = mix_from(cfg, &a.templates)?;
+    let mut records = Vec::new();
+    for p in &a.input {
+        records.extend(crate::data::read_records(p)?);
+    }
     let pb = bar(records.len(), "rendering");
     let mut report = RenderReport::default();
     let mut w = JsonlWriter::<Record>::create(&a.output)?;

@@ -10,9 +10,12 @@ mod convert;
 mod data;
 mod data_build;
 mod data_synth;
+mod eval;
+mod eval_bench;
 mod fetch_model;
 mod generate;
 mod schema;
+mod serve;
 mod train;
 
 use anyhow::Result;
@@ -46,10 +49,14 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write a model (GGUF, HF folder or known name) as a Hugging Face folder.
     Convert(convert::ConvertArgs),
+    /// Evaluation: score BFCL responses with the AST checker.
+    Eval(eval::EvalArgs),
     /// Download a known pretrained model (`smollm2`) into data/models/ (idempotent).
     FetchModel(fetch_model::FetchModelArgs),
     /// Print (or write to docs/schema/) the JSON Schemas of the record types.
     Schema(schema::SchemaArgs),
+    /// Serve a model over an OpenAI-compatible HTTP API (tools, streaming, batching).
+    Serve(serve::ServeArgs),
     /// Training data: import, clean, mix, split, check leakage, report stats, export, bench.
     Data(data::DataArgs),
     /// Full-parameter SFT on data shards (ZeRO-3 over threads, checkpoints, exact resume).
@@ -79,10 +86,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ci(args) => ci::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Data(args) => data::run(args),
+        Command::Eval(args) => eval::run(&args),
         Command::FetchModel(args) => fetch_model::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Train(args) => train::run(&args),
     }
 }

@@ -1,7 +1,7 @@
 //! The data configuration (`configs/data/*.toml`): one file with a section per stage, read
 //! with unknown fields refused and validated once into [`DataConfig`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,129 @@ impl Default for StatsSettings {
     }
 }
 
+/// Scenario synthesis settings (`data synth`, and the first stage of `data build`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SynthConfig {
+    /// Trajectories to generate (0 = no synthesis in `data build`).
+    pub count: usize,
+    /// Seed of the synthesis; absent = the top-level `seed`.
+    pub seed: Option<u64>,
+    /// Relative scenario weights (`weather = 2.0`); a scenario not listed weighs 1.
+    pub weights: std::collections::BTreeMap<String, f64>,
+    /// Share of positive queries whose trajectory starts with a failed attempt, a give-up
+    /// and a restart (rendered by templates that can restart: `toolllama`, `toolllama_zh`).
+    pub restart_share: f64,
+    /// Scenarios to draw from (`weather`, `travel`, ...); empty = all.
+    pub scenarios: Vec<String>,
+    /// Query languages (`en`, `zh`); empty = both.
+    pub languages: Vec<String>,
+    /// Positive : hard-negative ratio; absent = `mix.positive_to_hard_negative`.
+    pub positive_to_hard_negative: Option<f64>,
+    /// Simple : complex ratio of positives; absent = `mix.simple_to_complex`.
+    pub simple_to_complex: Option<f64>,
+    /// Most distractor tools offered beside the needed ones.
+    pub max_distractors: usize,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        Self {
+            count: 1000,
+            seed: None,
+            weights: std::collections::BTreeMap::new(),
+            restart_share: 0.05,
+            scenarios: Vec::new(),
+            languages: Vec::new(),
+            positive_to_hard_negative: None,
+            simple_to_complex: None,
+            max_distractors: 3,
+        }
+    }
+}
+
+/// Rendering settings: the agent-template mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RenderConfig {
+    /// Template specs (shipped ids, files, folders, patterns); empty = every shipped template.
+    pub templates: Vec<String>,
+    /// One weight per template; empty = equal.
+    pub weights: Vec<f64>,
+    /// Templates each trajectory is rendered under.
+    pub per_record: usize,
+    /// Try the templates in the query's language first (zh queries get `react_zh`,
+    /// `toolllama_zh` when the mix has them).
+    pub match_language: bool,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        Self {
+            templates: Vec::new(),
+            weights: Vec::new(),
+            per_record: 2,
+            match_language: true,
+        }
+    }
+}
+
+/// One user file imported by `data build` (`[[import]]`): a public agent data set or general
+/// SFT data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSource {
+    /// The file or folder (relative paths are relative to the current directory).
+    pub path: PathBuf,
+    /// Its format (`toolbench`, `sharegpt`, `openai`, ...; see `data import`).
+    pub format: String,
+    /// Scenario label for records whose format gives none.
+    #[serde(default)]
+    pub scenario: Option<String>,
+    /// Skip unreadable records (reported) instead of failing.
+    #[serde(default)]
+    pub skip_invalid: bool,
+}
+
+/// Training shard settings (`data build`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShardsConfig {
+    /// The model whose tokenizer and chat template to use: a known name (`smollm2`), a GGUF
+    /// file or an HF folder. Empty = no shards.
+    pub model: String,
+    /// Longest packed row in tokens.
+    pub max_len: usize,
+    /// Rows per shard file.
+    pub rows_per_shard: usize,
+}
+
+impl Default for ShardsConfig {
+    fn default() -> Self {
+        Self {
+            model: "smollm2".into(),
+            max_len: 2048,
+            rows_per_shard: 1024,
+        }
+    }
+}
+
+/// `data build` settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BuildConfig {
+    /// The output folder (relative to the current directory).
+    pub output_dir: PathBuf,
+}
+
+impl Default for BuildConfig {
+    fn default() -> Self {
+        Self {
+            output_dir: PathBuf::from("data/build"),
+        }
+    }
+}
+
 /// Every setting of the data stage.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -64,6 +187,16 @@ pub struct DataConfig {
     pub leakage: LeakageSettings,
     /// Statistics.
     pub stats: StatsSettings,
+    /// Scenario synthesis.
+    pub synth: SynthConfig,
+    /// Rendering under agent templates.
+    pub render: RenderConfig,
+    /// User files imported by `data build`.
+    pub import: Vec<ImportSource>,
+    /// Training shards.
+    pub shards: ShardsConfig,
+    /// `data build`.
+    pub build: BuildConfig,
 }
 
 impl DataConfig {
@@ -101,6 +234,71 @@ impl DataConfig {
                 path: None,
                 message: format!("leakage.max_similarity must be in (0, 1], got {t}"),
             });
+        }
+        let bad = |message: String| Error::Config {
+            path: None,
+            message,
+        };
+        for sc in &self.synth.scenarios {
+            sc.parse::<crate::synth::Scenario>()
+                .map_err(|e| bad(format!("synth.scenarios: {e}")))?;
+        }
+        for (sc, w) in &self.synth.weights {
+            sc.parse::<crate::synth::Scenario>()
+                .map_err(|e| bad(format!("synth.weights: {e}")))?;
+            if !w.is_finite() || *w < 0.0 {
+                return Err(bad(format!(
+                    "synth.weights.{sc} must be a finite number >= 0, got {w}"
+                )));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.synth.restart_share) {
+            return Err(bad(format!(
+                "synth.restart_share must be between 0 and 1, got {}",
+                self.synth.restart_share
+            )));
+        }
+        for l in &self.synth.languages {
+            l.parse::<crate::synth::Lang>()
+                .map_err(|e| bad(format!("synth.languages: {e}")))?;
+        }
+        for (name, v) in [
+            (
+                "synth.positive_to_hard_negative",
+                self.synth.positive_to_hard_negative,
+            ),
+            ("synth.simple_to_complex", self.synth.simple_to_complex),
+        ] {
+            if let Some(v) = v.filter(|v| !v.is_finite() || *v < 0.0) {
+                return Err(bad(format!("{name} must be a finite number >= 0, got {v}")));
+            }
+        }
+        if self.render.per_record == 0 {
+            return Err(bad("render.per_record must be at least 1".into()));
+        }
+        if !self.render.weights.is_empty()
+            && self.render.weights.len() != self.render.templates.len()
+        {
+            return Err(bad(format!(
+                "render.weights has {} entries for {} templates (one weight per template)",
+                self.render.weights.len(),
+                self.render.templates.len()
+            )));
+        }
+        for (i, src) in self.import.iter().enumerate() {
+            src.format
+                .parse::<crate::import::Format>()
+                .map_err(|e| bad(format!("import[{i}].format: {e}")))?;
+        }
+        if self.shards.max_len == 0 || self.shards.max_len > u32::MAX as usize {
+            return Err(bad(format!(
+                "shards.max_len must be between 1 and {}, got {}",
+                u32::MAX,
+                self.shards.max_len
+            )));
+        }
+        if self.shards.rows_per_shard == 0 {
+            return Err(bad("shards.rows_per_shard must be at least 1".into()));
         }
         if self.stats.histogram_bins == 0 || self.stats.histogram_bins > 1000 {
             return Err(Error::Config {
@@ -140,5 +338,30 @@ mod tests {
         let e = DataConfig::parse("[mix]\nsimple_to_complex = -1\n").map_err(|e| e.to_string());
         assert!(e.is_err_and(|m| m.contains("positive number")));
         assert_eq!(DataConfig::parse("").ok(), Some(DataConfig::default()));
+        let e =
+            DataConfig::parse("[synth]\ncount = 5\nrestarts = 0.1\n").map_err(|e| e.to_string());
+        assert!(
+            e.as_ref()
+                .is_err_and(|m| m.contains("restarts") && m.contains("line 3")),
+            "{e:?}"
+        );
+        let e = DataConfig::parse("[synth.weights]\nstocks = 2.0\n").map_err(|e| e.to_string());
+        assert!(e.is_err_and(|m| m.contains("stocks")));
+        let e = DataConfig::parse("[synth]\nrestart_share = 1.5\n").map_err(|e| e.to_string());
+        assert!(e.is_err_and(|m| m.contains("restart_share")));
+        let e = DataConfig::parse("[[import]]\npath = \"x\"\nformat = \"csv\"\n")
+            .map_err(|e| e.to_string());
+        assert!(e.is_err_and(|m| m.contains("import[0].format")));
+        let cfg = DataConfig::parse(
+            "[synth]\ncount = 7\nseed = 3\n[synth.weights]\nweather = 2.5\n[[import]]\npath = \"g.jsonl\"\nformat = \"sharegpt\"\n",
+        )
+        .map_err(|e| e.to_string());
+        assert!(
+            cfg.as_ref().is_ok_and(|c| c.synth.count == 7
+                && c.synth.seed == Some(3)
+                && c.synth.weights.get("weather") == Some(&2.5)
+                && c.import.len() == 1),
+            "{cfg:?}"
+        );
     }
 }

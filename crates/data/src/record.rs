@@ -191,11 +191,15 @@ impl Record {
         }
     }
 
-    /// Records the split and near-duplicate group (on samples; trajectories carry neither).
+    /// Records the split, and the near-duplicate group unless the sample already names one
+    /// (a `query:` group keeps the query that splitting and the leakage check compare; the
+    /// split keeps every record of a named group together). Trajectories carry neither.
     pub fn set_split(&mut self, split: Split, group: &str) {
         if let Self::Sample(s) = self {
             s.split = Some(split);
-            s.group = Some(group.to_owned());
+            if s.group.as_deref().is_none_or(str::is_empty) {
+                s.group = Some(group.to_owned());
+            }
         }
     }
 

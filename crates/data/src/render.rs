@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::hash::{hash_str, mix64};
-use crate::record::infer_meta;
+use crate::import::QUERY_GROUP_PREFIX;
+use crate::record::{detect_language, infer_meta};
 use crate::rng::Rng;
 
 /// Templates with sampling weights.
@@ -264,7 +265,9 @@ pub fn render_sample(t: &Trajectory, template: &Template) -> Result<Sample, Unre
         template_id: Some(template.id().to_owned()),
         meta,
         split: None,
-        group: Some(format!("trajectory:{}", t.id)),
+        // Grouped by the query itself: splitting and the leakage check compare this text,
+        // not the template's prompt around it, and every rendering lands in one split.
+        group: Some(format!("{QUERY_GROUP_PREFIX}{}", t.query)),
         provenance: Some(t.provenance.clone()),
     })
 }
@@ -276,6 +279,9 @@ pub struct RenderSettings {
     pub per_record: usize,
     /// Seed of the template draws.
     pub seed: u64,
+    /// Try the templates written in the query's language first (a Chinese query gets
+    /// `react_zh` or `toolllama_zh` when the mix has them), then the others.
+    pub match_language: bool,
 }
 
 impl Default for RenderSettings {
@@ -283,6 +289,7 @@ impl Default for RenderSettings {
         Self {
             per_record: 2,
             seed: 42,
+            match_language: true,
         }
     }
 }
@@ -329,12 +336,23 @@ impl Renderer {
 
     /// The samples of one trajectory: templates in a weighted random order (seeded by the
     /// trajectory id, so the result does not depend on file order), the first `per_record`
-    /// that can express it; the ones tried and refused are counted in `report`.
+    /// that can express it; the ones tried and refused are counted in `report`. With
+    /// `match_language`, the templates in the query's language come first (in their drawn
+    /// order), so others are used only when too few of those can express the trajectory.
     pub fn render(&self, t: &Trajectory, report: &mut RenderReport) -> Vec<Sample> {
         report.trajectories += 1;
         let mut rng = Rng::new(mix64(self.settings.seed ^ hash_str(&t.id)));
+        let mut order = self.mix.order(&mut rng);
+        if self.settings.match_language {
+            let lang = t
+                .meta
+                .as_ref()
+                .map_or_else(|| detect_language(&t.query), |m| m.language.as_str());
+            // A stable sort keeps the weighted draw within each group.
+            order.sort_by_key(|&i| self.mix.entries[i].0.spec().language != lang);
+        }
         let mut out = Vec::new();
-        for i in self.mix.order(&mut rng) {
+        for i in order {
             if out.len() == self.settings.per_record {
                 break;
             }
@@ -399,5 +417,74 @@ mod tests {
         let mut rng = Rng::new(1);
         let first_react = (0..2000).filter(|_| mix.order(&mut rng)[0] == 0).count();
         assert!((1700..1900).contains(&first_react), "{first_react}");
+    }
+
+    fn trajectory(id: &str, query: &str) -> Trajectory {
+        Trajectory {
+            schema_version: Default::default(),
+            id: id.into(),
+            query: query.into(),
+            history: Vec::new(),
+            tools: Vec::new(),
+            steps: vec![agentune_schema::TrajectoryStep::new(Step::FinalAnswer {
+                thought: None,
+                answer: "ok".into(),
+            })],
+            outcome: agentune_schema::Outcome::Answered,
+            template_id: None,
+            meta: None,
+            provenance: agentune_schema::Provenance::source("test"),
+            checks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn queries_get_templates_in_their_language_first() {
+        let specs: Vec<String> = ["react", "react_zh", "hermes", "toolllama_zh"]
+            .map(String::from)
+            .to_vec();
+        let Ok(mix) = TemplateMix::from_specs(&specs, &[]) else {
+            panic!("mix");
+        };
+        let renderer = |match_language| {
+            Renderer::new(
+                mix.clone(),
+                RenderSettings {
+                    per_record: 2,
+                    seed: 3,
+                    match_language,
+                },
+            )
+        };
+        let (Ok(on), Ok(off)) = (renderer(true), renderer(false)) else {
+            panic!("renderer");
+        };
+        let mut report = RenderReport::default();
+        let (mut zh_off, mut en_off) = (0, 0);
+        for i in 0..40 {
+            let zh = trajectory(&format!("z{i}"), "明天北京会下雨吗？");
+            let en = trajectory(&format!("e{i}"), "Will it rain in Beijing tomorrow?");
+            let ids = |r: &Renderer, t: &Trajectory, report: &mut RenderReport| {
+                r.render(t, report)
+                    .into_iter()
+                    .map(|s| s.template_id.unwrap_or_default())
+                    .collect::<Vec<_>>()
+            };
+            let mut z = ids(&on, &zh, &mut report);
+            z.sort();
+            assert_eq!(z, ["react_zh", "toolllama_zh"]);
+            let e = ids(&on, &en, &mut report);
+            assert!(e.iter().all(|id| !id.ends_with("_zh")), "{e:?}");
+            zh_off += ids(&off, &zh, &mut report)
+                .iter()
+                .filter(|id| !id.ends_with("_zh"))
+                .count();
+            en_off += ids(&off, &en, &mut report)
+                .iter()
+                .filter(|id| id.ends_with("_zh"))
+                .count();
+        }
+        // Without matching, the draw ignores the language.
+        assert!(zh_off > 10 && en_off > 10, "{zh_off} {en_off}");
     }
 }

@@ -94,6 +94,32 @@ pub fn split_text(r: &Record) -> String {
     normalize(r.query())
 }
 
+/// Joins the near-duplicate clusters (`reps`: the representative of each record) of records
+/// that name the same `group` (a sample's explicit group, such as every rendering of one
+/// query), so a named group never straddles splits. Representatives stay the smallest member.
+fn merge_named_groups(records: &[Record], reps: &[u32]) -> Vec<u32> {
+    let mut uf = crate::minhash::UnionFind::new(records.len());
+    let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        uf.union(i as u32, reps[i]);
+        if let Record::Sample(sample) = r {
+            if let Some(g) = sample.group.as_deref().filter(|g| !g.is_empty()) {
+                let j = *first.entry(g).or_insert(i as u32);
+                uf.union(i as u32, j);
+            }
+        }
+    }
+    let mut smallest: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let roots: Vec<u32> = (0..records.len() as u32).map(|i| uf.find(i)).collect();
+    for (i, &r) in roots.iter().enumerate() {
+        smallest.entry(r).or_insert(i as u32);
+    }
+    roots
+        .iter()
+        .map(|r| smallest.get(r).copied().unwrap_or(*r))
+        .collect()
+}
+
 /// Per-split totals.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SplitReport {
@@ -147,7 +173,10 @@ pub fn assign(
     let texts: Vec<String> = parallel_map(records, split_text);
     let hasher = MinHasher::new(params);
     let sigs = parallel_map(&texts, |t| hasher.signature(t));
-    let reps = cluster_banded(&sigs, s.bands, s.rows, s.similarity);
+    let reps = merge_named_groups(
+        records,
+        &cluster_banded(&sigs, s.bands, s.rows, s.similarity),
+    );
     // Group members and properties.
     let mut members: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (i, &r) in reps.iter().enumerate() {

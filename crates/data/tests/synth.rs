@@ -189,6 +189,7 @@ fn renderer_draws_templates_and_counts_skips() {
         RenderSettings {
             per_record: 3,
             seed: 1,
+            match_language: true,
         },
     )
     .unwrap();
@@ -320,5 +321,123 @@ fn tools_outside_the_catalogue_are_checked_by_name_from_the_prompt() {
     let s = render_sample(&t, &Template::builtin("openai").unwrap()).unwrap();
     assert!(
         matches!(rule.apply(&mut Record::from(s)), Verdict::Drop(d) if d.contains("invalid arguments"))
+    );
+}
+
+#[test]
+fn restart_trajectories_fail_for_real_then_succeed_and_render_under_toolllama() {
+    let s = Synthesizer::new(SynthSettings {
+        count: 200,
+        seed: 11,
+        restart_share: 0.3,
+        ..SynthSettings::default()
+    })
+    .unwrap();
+    let all = s.generate_all(|| {}).unwrap();
+    let rule = StrictFormatRule::new().unwrap();
+    let toolllama = Template::builtin("toolllama").unwrap();
+    let toolllama_zh = Template::builtin("toolllama_zh").unwrap();
+    let react = Template::builtin("react").unwrap();
+    let mut restarts = 0;
+    let mut positives = 0;
+    for t in &all {
+        let meta = t.meta.as_ref().unwrap();
+        if meta.kind == QueryKind::Positive {
+            positives += 1;
+        }
+        let Some(i) = t
+            .steps
+            .iter()
+            .position(|s| matches!(s.step, Step::GiveUp { restart: true, .. }))
+        else {
+            continue;
+        };
+        restarts += 1;
+        assert_eq!(meta.kind, QueryKind::Positive);
+        // The failed attempt: one call whose observation is the tool's error, then the
+        // give-up; the gold attempt follows and ends with the answer.
+        assert_eq!(i, 1, "{}", t.id);
+        assert!(
+            t.steps[0].observations.iter().all(|o| o.is_error),
+            "{}",
+            t.id
+        );
+        assert!(t.final_answer().is_some());
+        assert!(t.problems().is_empty(), "{}: {:?}", t.id, t.problems());
+        verify_execution(t).unwrap();
+        let template = if meta.language == "zh" {
+            &toolllama_zh
+        } else {
+            &toolllama
+        };
+        let sample = render_sample(t, template).unwrap();
+        let problems = rule.problems(&Record::from(sample.clone()));
+        assert!(problems.is_empty(), "{}: {problems:?}", t.id);
+        // The second attempt's prompt carries the failed one.
+        assert!(
+            sample
+                .messages
+                .iter()
+                .filter(|m| m.role == Role::Assistant)
+                .count()
+                >= 3
+        );
+        // Templates without restart cannot express it.
+        assert!(render_sample(t, &react).is_err());
+    }
+    // About 30 % of the positives (chosen by query hash; some calls cannot be made to fail).
+    assert!(
+        restarts * 100 >= positives * 15 && restarts * 100 <= positives * 45,
+        "{restarts} restarts among {positives} positives"
+    );
+    // Chosen by the query: the same query never appears with and without a restart.
+    let mut by_query = std::collections::HashMap::new();
+    for t in &all {
+        let r = t
+            .steps
+            .iter()
+            .any(|s| matches!(s.step, Step::GiveUp { .. }));
+        assert_eq!(
+            *by_query.entry(t.query.clone()).or_insert(r),
+            r,
+            "{}",
+            t.query
+        );
+    }
+}
+
+#[test]
+fn scenario_weights_set_the_shares() {
+    let s = Synthesizer::new(SynthSettings {
+        count: 300,
+        seed: 5,
+        scenarios: vec![Scenario::Weather, Scenario::Math, Scenario::Units],
+        scenario_weights: vec![(Scenario::Weather, 4.0), (Scenario::Units, 0.0)],
+        ..SynthSettings::default()
+    })
+    .unwrap();
+    let all = s.generate_all(|| {}).unwrap();
+    let count = |name: &str| {
+        all.iter()
+            .filter(|t| t.meta.as_ref().unwrap().scenario == name)
+            .count()
+    };
+    assert_eq!(count("units"), 0);
+    let (w, m) = (count("weather"), count("math"));
+    assert_eq!(w + m, 300);
+    // 4 : 1, within one record per class.
+    assert!((236..=244).contains(&w), "weather {w}, math {m}");
+    let zh = all
+        .iter()
+        .filter(|t| t.meta.as_ref().unwrap().language == "zh")
+        .count();
+    assert!((145..=155).contains(&zh), "{zh} Chinese of 300");
+    assert!(
+        Synthesizer::new(SynthSettings {
+            scenarios: vec![Scenario::Math],
+            scenario_weights: vec![(Scenario::Math, 0.0)],
+            ..SynthSettings::default()
+        })
+        .is_err()
     );
 }

@@ -20,6 +20,8 @@ pub use generate::{
     generate_batch,
 };
 pub use model::{DecoderLayer, KvCache, Llama, Mode};
-pub use pretrained::{Pretrained, WeightFormat, load_gguf, load_hf, save_hf, save_hf_as};
+pub use pretrained::{
+    ModelText, Pretrained, WeightFormat, load_gguf, load_hf, save_hf, save_hf_as,
+};
 pub use tokenizer::ModelTokenizer;
 pub use weights::{Weight, Weights, expected_tensors};

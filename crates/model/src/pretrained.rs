@@ -43,41 +43,16 @@ pub struct Pretrained {
 impl Pretrained {
     /// Loads a GGUF file, an HF folder, or a known model name (`smollm2`) from the cache.
     pub fn load(spec: &str, format: WeightFormat) -> Result<Self> {
-        let path = Path::new(spec);
-        if path.is_dir() {
-            return load_hf(path, format);
+        match resolve(spec)? {
+            Located::HfFolder(dir) => load_hf(&dir, format),
+            Located::Gguf(file) => load_gguf(&file, format),
         }
-        if path.is_file() {
-            return load_gguf(path, format);
-        }
-        if crate::fetch::known_model(spec).is_ok() {
-            return match crate::fetch::cached_model(spec) {
-                Some(p) => load_gguf(&p, format),
-                None => Err(Error::fetch(
-                    spec,
-                    "not in the model cache; run `cargo xtask fetch-model` first",
-                )),
-            };
-        }
-        Err(Error::io(
-            "find the model",
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "not a GGUF file, an HF folder or a known model name",
-            ),
-        ))
     }
 
     /// The model's chat template (its Jinja template, or ChatML when it ships none), with its
     /// BOS and EOS token texts.
     pub fn template(&self) -> Result<crate::chat::ChatTemplate> {
-        let text = |id: Option<u32>| id.and_then(|i| self.tokenizer.token(i)).unwrap_or_default();
-        crate::chat::ChatTemplate::for_model(
-            self.chat_template.as_deref(),
-            &text(self.tokenizer.bos_id()),
-            &text(self.tokenizer.eos_ids().first().copied()),
-        )
+        template_of(&self.tokenizer, self.chat_template.as_deref())
     }
 
     /// Saves as an HF folder with f32 weights (see [`save_hf`]).
@@ -96,6 +71,103 @@ impl Pretrained {
             self.generation_config.as_ref(),
             dtype,
         )
+    }
+}
+
+/// Where a model spec points.
+enum Located {
+    HfFolder(PathBuf),
+    Gguf(PathBuf),
+}
+
+/// Resolves a model spec: an HF folder, a GGUF file, or a known model name in the cache.
+fn resolve(spec: &str) -> Result<Located> {
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return Ok(Located::HfFolder(path.to_path_buf()));
+    }
+    if path.is_file() {
+        return Ok(Located::Gguf(path.to_path_buf()));
+    }
+    if crate::fetch::known_model(spec).is_ok() {
+        return match crate::fetch::cached_model(spec) {
+            Some(p) => Ok(Located::Gguf(p)),
+            None => Err(Error::fetch(
+                spec,
+                "not in the model cache; run `cargo xtask fetch-model` first",
+            )),
+        };
+    }
+    Err(Error::io(
+        "find the model",
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "not a GGUF file, an HF folder or a known model name",
+        ),
+    ))
+}
+
+fn template_of(
+    tokenizer: &ModelTokenizer,
+    jinja: Option<&str>,
+) -> Result<crate::chat::ChatTemplate> {
+    let text = |id: Option<u32>| id.and_then(|i| tokenizer.token(i)).unwrap_or_default();
+    crate::chat::ChatTemplate::for_model(
+        jinja,
+        &text(tokenizer.bos_id()),
+        &text(tokenizer.eos_ids().first().copied()),
+    )
+}
+
+/// The text side of a model without its weights: the tokenizer with the model's special
+/// tokens and the chat template, read from GGUF metadata (tensor data is never read) or from
+/// an HF folder's `config.json`, `tokenizer.json` and `tokenizer_config.json`. Token ids are
+/// the same as those of [`Pretrained::load`] on the same spec.
+#[derive(Debug, Clone)]
+pub struct ModelText {
+    /// The tokenizer with the model's special tokens.
+    pub tokenizer: ModelTokenizer,
+    /// The Jinja chat template shipped with the model, if any.
+    pub chat_template: Option<String>,
+    /// Where it was loaded from.
+    pub source: PathBuf,
+}
+
+impl ModelText {
+    /// Loads the tokenizer and chat template of a GGUF file, an HF folder, or a known model
+    /// name (`smollm2`) from the cache.
+    pub fn load(spec: &str) -> Result<Self> {
+        match resolve(spec)? {
+            Located::HfFolder(dir) => {
+                let config = ModelConfig::from_hf_file(&dir.join("config.json"))?;
+                let (tokenizer, chat_template, _) = hf_text(&dir, &config)?;
+                Ok(Self {
+                    tokenizer,
+                    chat_template,
+                    source: dir,
+                })
+            }
+            Located::Gguf(file) => {
+                let mut f = std::fs::File::open(&file).map_err(|e| Error::io("open", &file, e))?;
+                let content = gguf_file::Content::read(&mut f).map_err(|e| Error::Json {
+                    path: file.clone(),
+                    message: format!("not a readable GGUF file: {e}"),
+                })?;
+                let config = config_from_gguf(&content, &file.display().to_string())?;
+                let (tokenizer, chat_template) = gguf_text(&content.metadata, &config)?;
+                Ok(Self {
+                    tokenizer,
+                    chat_template,
+                    source: file,
+                })
+            }
+        }
+    }
+
+    /// The chat template, as [`Pretrained::template`] gives it.
+    pub fn template(&self) -> Result<crate::chat::ChatTemplate> {
+        template_of(&self.tokenizer, self.chat_template.as_deref())
     }
 }
 
@@ -294,6 +366,23 @@ fn permute_quantized(q: &QTensor, heads: usize) -> Result<QTensor> {
     Ok(QTensor::new(storage, q.shape().clone())?)
 }
 
+/// The tokenizer (with the model's special tokens) and chat template of GGUF metadata.
+fn gguf_text(
+    md: &HashMap<String, gguf_file::Value>,
+    config: &ModelConfig,
+) -> Result<(ModelTokenizer, Option<String>)> {
+    let mut tokenizer = ModelTokenizer::from_gguf(md)?;
+    if tokenizer.bos_id().is_none() {
+        tokenizer.set_bos(config.bos_token_id);
+    }
+    tokenizer.add_eos(&config.eos_token_ids);
+    let chat_template = md
+        .get("tokenizer.chat_template")
+        .and_then(|v| v.to_string().ok())
+        .cloned();
+    Ok((tokenizer, chat_template))
+}
+
 /// Loads a GGUF file: configuration, weights (HF names and layout), tokenizer, chat template.
 pub fn load_gguf(path: &Path, format: WeightFormat) -> Result<Pretrained> {
     let source = path.display().to_string();
@@ -340,16 +429,7 @@ pub fn load_gguf(path: &Path, format: WeightFormat) -> Result<Pretrained> {
         weights.insert(hf, weight);
     }
     weights.check(&config)?;
-    let mut tokenizer = ModelTokenizer::from_gguf(&content.metadata)?;
-    if tokenizer.bos_id().is_none() {
-        tokenizer.set_bos(config.bos_token_id);
-    }
-    tokenizer.add_eos(&config.eos_token_ids);
-    let chat_template = content
-        .metadata
-        .get("tokenizer.chat_template")
-        .and_then(|v| v.to_string().ok())
-        .cloned();
+    let (tokenizer, chat_template) = gguf_text(&content.metadata, &config)?;
     let mut generation = serde_json::Map::new();
     if let Some(bos) = tokenizer.bos_id() {
         generation.insert("bos_token_id".into(), json!(bos));
@@ -459,26 +539,12 @@ fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
     ))
 }
 
-/// Loads an HF model folder.
-pub fn load_hf(dir: &Path, format: WeightFormat) -> Result<Pretrained> {
-    let config = ModelConfig::from_hf_file(&dir.join("config.json"))?;
-    let source = dir.display().to_string();
-    let mut weights = Weights::new(source);
-    for file in safetensors_files(dir)? {
-        let tensors =
-            candle_core::safetensors::load(&file, &Device::Cpu).map_err(|e| Error::Json {
-                path: file.clone(),
-                message: format!("not a readable safetensors file: {e}"),
-            })?;
-        for (name, t) in tensors {
-            let t = match (format, t.dtype()) {
-                (WeightFormat::F32, d) if d != DType::F32 => t.to_dtype(DType::F32)?,
-                _ => t,
-            };
-            weights.insert(name, Weight::Dense(t));
-        }
-    }
-    weights.check(&config)?;
+/// The tokenizer (with the special tokens of `tokenizer_config.json`, `config.json` and
+/// `generation_config.json`), the chat template and the generation config of an HF folder.
+fn hf_text(
+    dir: &Path,
+    config: &ModelConfig,
+) -> Result<(ModelTokenizer, Option<String>, Option<Value>)> {
     let mut tokenizer = ModelTokenizer::from_file(&dir.join("tokenizer.json"))?;
     let tc_path = dir.join("tokenizer_config.json");
     let tc = read_json_opt(&tc_path)?;
@@ -511,6 +577,30 @@ pub fn load_hf(dir: &Path, format: WeightFormat) -> Result<Pretrained> {
     if let Some(g) = &gen_cfg {
         tokenizer.add_eos(&token_ids(g.get("eos_token_id")));
     }
+    Ok((tokenizer, chat_template, gen_cfg))
+}
+
+/// Loads an HF model folder.
+pub fn load_hf(dir: &Path, format: WeightFormat) -> Result<Pretrained> {
+    let config = ModelConfig::from_hf_file(&dir.join("config.json"))?;
+    let source = dir.display().to_string();
+    let mut weights = Weights::new(source);
+    for file in safetensors_files(dir)? {
+        let tensors =
+            candle_core::safetensors::load(&file, &Device::Cpu).map_err(|e| Error::Json {
+                path: file.clone(),
+                message: format!("not a readable safetensors file: {e}"),
+            })?;
+        for (name, t) in tensors {
+            let t = match (format, t.dtype()) {
+                (WeightFormat::F32, d) if d != DType::F32 => t.to_dtype(DType::F32)?,
+                _ => t,
+            };
+            weights.insert(name, Weight::Dense(t));
+        }
+    }
+    weights.check(&config)?;
+    let (tokenizer, chat_template, gen_cfg) = hf_text(dir, &config)?;
     Ok(Pretrained {
         config,
         weights,

@@ -336,6 +336,22 @@ fn gguf_exported_as_hf_reloads_with_identical_logits() {
             .unwrap();
     assert_eq!(tc["eos_token"], "<|im_end|>");
     assert_eq!(tc["added_tokens_decoder"]["2"]["special"], true);
+    // The text side alone (no weights read) matches the full load, from both forms.
+    for text in [
+        agentune_model::ModelText::load("smollm2").unwrap(),
+        agentune_model::ModelText::load(out.to_str().unwrap()).unwrap(),
+    ] {
+        assert_eq!(text.chat_template, m.chat_template);
+        assert_eq!(text.tokenizer.eos_ids(), m.tokenizer.eos_ids());
+        assert_eq!(text.tokenizer.bos_id(), m.tokenizer.bos_id());
+        assert_eq!(text.tokenizer.vocab_size(), m.tokenizer.vocab_size());
+        assert_eq!(text.tokenizer.encode(PROMPT, false).unwrap(), ids);
+        let msgs = [Message::user("Hi"), Message::assistant("Hello!")];
+        assert_eq!(
+            text.template().unwrap().render(&msgs, &[], false).unwrap(),
+            m.template().unwrap().render(&msgs, &[], false).unwrap()
+        );
+    }
 }
 
 #[test]

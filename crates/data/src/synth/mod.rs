@@ -150,6 +150,12 @@ pub struct SynthSettings {
     pub simple_to_complex: f64,
     /// Most distractor tools offered beyond the ones a query needs.
     pub max_distractors: usize,
+    /// Relative weights of scenarios (absent ones weigh 1); empty means equal shares.
+    pub scenario_weights: Vec<(Scenario, f64)>,
+    /// Share of positive queries whose trajectory starts with a failed attempt (a call that
+    /// the tool rejects, then a give-up with restart) before the gold attempt. Chosen by the
+    /// query text, so one query always gets the same trajectory.
+    pub restart_share: f64,
 }
 
 impl Default for SynthSettings {
@@ -162,6 +168,8 @@ impl Default for SynthSettings {
             positive_to_hard_negative: 4.0,
             simple_to_complex: 6.0,
             max_distractors: 3,
+            scenario_weights: Vec::new(),
+            restart_share: 0.0,
         }
     }
 }
@@ -179,7 +187,57 @@ impl SynthSettings {
                 )));
             }
         }
+        for (sc, w) in &self.scenario_weights {
+            if !w.is_finite() || *w < 0.0 {
+                return Err(Error::Invalid(format!(
+                    "weight of scenario {} must be a finite number >= 0, found {w}",
+                    sc.name()
+                )));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.restart_share) {
+            return Err(Error::Invalid(format!(
+                "restart_share must be between 0 and 1, found {}",
+                self.restart_share
+            )));
+        }
         Ok(())
+    }
+
+    /// The weight of a scenario.
+    fn weight(&self, sc: Scenario) -> f64 {
+        self.scenario_weights
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == sc)
+            .map_or(1.0, |(_, w)| *w)
+    }
+}
+
+/// Deals items by weight, deterministically: smooth weighted round-robin, so after `n` picks
+/// each item has been dealt `n * weight / total` times, give or take one.
+struct Dealer {
+    weights: Vec<f64>,
+    current: Vec<f64>,
+}
+
+impl Dealer {
+    fn new(weights: Vec<f64>) -> Self {
+        let current = vec![0.0; weights.len()];
+        Self { weights, current }
+    }
+
+    fn next(&mut self) -> usize {
+        let total: f64 = self.weights.iter().sum();
+        let mut best = 0;
+        for i in 0..self.weights.len() {
+            self.current[i] += self.weights[i];
+            if self.current[i] > self.current[best] {
+                best = i;
+            }
+        }
+        self.current[best] -= total;
+        best
     }
 }
 
@@ -206,11 +264,19 @@ impl Synthesizer {
     /// seed.
     pub fn new(settings: SynthSettings) -> Result<Self> {
         settings.validate()?;
-        let scenarios = if settings.scenarios.is_empty() {
+        let scenarios: Vec<Scenario> = if settings.scenarios.is_empty() {
             Scenario::ALL.to_vec()
         } else {
             settings.scenarios.clone()
-        };
+        }
+        .into_iter()
+        .filter(|&sc| settings.weight(sc) > 0.0)
+        .collect();
+        if scenarios.is_empty() {
+            return Err(Error::Invalid(
+                "every scenario has weight 0; nothing to synthesise".into(),
+            ));
+        }
         let languages = if settings.languages.is_empty() {
             vec![Lang::En, Lang::Zh]
         } else {
@@ -256,21 +322,40 @@ impl Synthesizer {
             negatives
         };
         let mut counters = [0usize; 3];
+        let weighted = settings.scenario_weights.iter().any(|(_, w)| *w != 1.0);
+        let pools = [&scenarios, &simple_ok, &negatives];
+        let mut dealers =
+            pools.map(|p| Dealer::new(p.iter().map(|&sc| settings.weight(sc)).collect()));
+        let mut per_scenario: std::collections::HashMap<(usize, Scenario), usize> =
+            std::collections::HashMap::new();
         let slots = classes
             .into_iter()
             .map(|(kind, complexity)| {
-                let (pool, c) = match (kind, complexity) {
-                    (QueryKind::Positive, Complexity::Complex) => (&scenarios, 0),
-                    (QueryKind::Positive, _) => (&simple_ok, 1),
-                    _ => (&negatives, 2),
+                let c = match (kind, complexity) {
+                    (QueryKind::Positive, Complexity::Complex) => 0,
+                    (QueryKind::Positive, _) => 1,
+                    _ => 2,
                 };
+                let pool = pools[c];
                 let k = counters[c];
                 counters[c] += 1;
+                let (scenario, lang) = if weighted {
+                    // Weighted: scenarios dealt by weight, languages in turn per scenario.
+                    let sc = pool[dealers[c].next()];
+                    let n = per_scenario.entry((c, sc)).or_default();
+                    *n += 1;
+                    (sc, languages[(*n - 1) % languages.len()])
+                } else {
+                    (
+                        pool[k % pool.len()],
+                        languages[(k % pool.len() + k / pool.len()) % languages.len()],
+                    )
+                };
                 Slot {
                     kind,
                     complexity,
-                    scenario: pool[k % pool.len()],
-                    lang: languages[(k % pool.len() + k / pool.len()) % languages.len()],
+                    scenario,
+                    lang,
                 }
             })
             .collect();
@@ -312,13 +397,7 @@ impl Synthesizer {
         } else {
             self.scratch.path().join("shared")
         };
-        let out = generate_one(
-            slot,
-            record_seed,
-            &dir,
-            index,
-            self.settings.max_distractors,
-        );
+        let out = generate_one(slot, record_seed, &dir, index, &self.settings);
         if writes_notes && dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
         }
@@ -407,8 +486,9 @@ fn generate_one(
     record_seed: u64,
     notes_dir: &Path,
     index: usize,
-    max_distractors: usize,
+    settings: &SynthSettings,
 ) -> Result<Trajectory> {
+    let max_distractors = settings.max_distractors;
     let reg = registry(record_seed, notes_dir)?;
     let clock = record_clock(record_seed);
     let mut last_error = String::new();
@@ -424,7 +504,10 @@ fn generate_one(
             _ => negatives::draft(slot.scenario, slot.lang, &mut rng),
         };
         match drafted {
-            Ok(draft) => {
+            Ok(mut draft) => {
+                if slot.kind == QueryKind::Positive && wants_restart(&draft.query, settings) {
+                    draft = with_restart(draft, &reg, slot.lang);
+                }
                 return Ok(assemble(
                     slot,
                     draft,
@@ -452,6 +535,94 @@ fn generate_one(
         slot.kind,
         slot.complexity
     )))
+}
+
+/// Whether a positive query's trajectory gets a failed first attempt: a function of the query
+/// text, so one query always gets the same trajectory (no conflicts).
+fn wants_restart(query: &str, settings: &SynthSettings) -> bool {
+    let draw = (mix64(crate::hash::hash_str(query) ^ 0x2E57_A27) % 10_000) as f64;
+    settings.restart_share > 0.0 && draw < settings.restart_share * 10_000.0
+}
+
+/// Puts a failed attempt before a draft's gold steps: the first call with one string
+/// argument mistyped, run for real so the observation is the tool's own error, then a
+/// give-up with restart (ToolLLaMA's `give_up_and_restart`); the gold steps follow as the
+/// second attempt. A draft where no mistyped argument makes the call fail is kept as it is.
+fn with_restart(mut draft: Draft, reg: &ToolRegistry, lang: Lang) -> Draft {
+    let Some((thought, first)) = draft.steps.first().and_then(|s| match &s.step {
+        Step::ToolCalls { thought, calls } => calls.first().map(|c| (thought.clone(), c.clone())),
+        _ => None,
+    }) else {
+        return draft;
+    };
+    let keys: Vec<String> = first
+        .arguments
+        .iter()
+        .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in keys {
+        let Some(value) = first.arguments.get(&key).and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let mut chars: Vec<char> = value.chars().collect();
+        let typos = [
+            // A doubled last character, a stray character, a transposition.
+            {
+                let mut t = value.to_owned();
+                t.extend(chars.last());
+                t
+            },
+            format!("{value}?"),
+            {
+                if chars.len() >= 2 {
+                    chars.swap(0, 1);
+                }
+                chars.iter().collect()
+            },
+        ];
+        for typo in typos {
+            if typo == value {
+                continue;
+            }
+            let mut call = first.clone();
+            call.arguments
+                .insert(key.clone(), serde_json::Value::String(typo));
+            call.id = Some("call_failed_0".into());
+            if reg.check_call(&call).is_err() {
+                continue;
+            }
+            let obs = reg.execute(&call);
+            if !obs.is_error {
+                continue;
+            }
+            let give_up = match lang {
+                Lang::En => format!(
+                    "The {} call returned an error, so this attempt is a dead end. I will give up and restart.",
+                    call.name
+                ),
+                Lang::Zh => format!(
+                    "{}调用返回了错误，这条路走不通，放弃并重新开始。",
+                    call.name
+                ),
+            };
+            let failed = vec![
+                agentune_schema::TrajectoryStep::new(Step::ToolCalls {
+                    thought,
+                    calls: vec![call],
+                })
+                .with_observations(vec![obs]),
+                agentune_schema::TrajectoryStep::new(Step::GiveUp {
+                    thought: Some(give_up),
+                    restart: true,
+                }),
+            ];
+            let gold = std::mem::replace(&mut draft.steps, failed);
+            draft.steps.extend(gold);
+            return draft;
+        }
+    }
+    draft
 }
 
 /// A generated episode before it becomes a trajectory.

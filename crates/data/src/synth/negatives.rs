@@ -585,24 +585,7 @@ fn slotted(scenario: Scenario, lang: Lang, rng: &mut Rng) -> Option<(String, Str
             })
         }
         Scenario::Dates => {
-            const EN: [&str; 7] = [
-                "Monday",
-                "Tuesday",
-                "Wednesday",
-                "Thursday",
-                "Friday",
-                "Saturday",
-                "Sunday",
-            ];
-            const ZH: [&str; 7] = [
-                "星期一",
-                "星期二",
-                "星期三",
-                "星期四",
-                "星期五",
-                "星期六",
-                "星期日",
-            ];
+            use agentune_runtime::tools::{WEEKDAYS as EN, WEEKDAYS_ZH as ZH};
             let i = rng.below(7);
             let j = (i + 1) % 7;
             Some(match lang {

@@ -1259,16 +1259,7 @@ fn random_date(ep: &mut Episode<'_>) -> (i32, u32, u32) {
 
 /// The Chinese name of an English weekday.
 fn weekday_zh(en: &str) -> &str {
-    match en {
-        "Monday" => "星期一",
-        "Tuesday" => "星期二",
-        "Wednesday" => "星期三",
-        "Thursday" => "星期四",
-        "Friday" => "星期五",
-        "Saturday" => "星期六",
-        "Sunday" => "星期日",
-        other => other,
-    }
+    agentune_runtime::tools::weekday_zh(en).unwrap_or(en)
 }
 
 /// A JSON field exactly as the tool wrote it.
@@ -1281,20 +1272,7 @@ fn iso(d: (i32, u32, u32)) -> String {
 }
 
 fn spoken(d: (i32, u32, u32), lang: Lang, iso_form: bool) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
+    use agentune_runtime::tools::MONTHS;
     match lang {
         Lang::En if iso_form => iso(d),
         Lang::En => format!("{} {}, {}", MONTHS[(d.1 - 1) as usize], d.2, d.0),

@@ -55,7 +55,8 @@ pub struct Date {
     pub day: u32,
 }
 
-const WEEKDAYS: [&str; 7] = [
+/// English weekday names, Monday first (the `weekday` tool's `weekday` field).
+pub const WEEKDAYS: [&str; 7] = [
     "Monday",
     "Tuesday",
     "Wednesday",
@@ -64,7 +65,8 @@ const WEEKDAYS: [&str; 7] = [
     "Saturday",
     "Sunday",
 ];
-const WEEKDAYS_ZH: [&str; 7] = [
+/// Chinese weekday names, Monday first (the `weekday` tool's `weekday_zh` field).
+pub const WEEKDAYS_ZH: [&str; 7] = [
     "星期一",
     "星期二",
     "星期三",
@@ -73,6 +75,29 @@ const WEEKDAYS_ZH: [&str; 7] = [
     "星期六",
     "星期日",
 ];
+/// English month names, January first.
+pub const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// The Chinese name of an English weekday name (`Monday` -> `星期一`); other text is `None`.
+pub fn weekday_zh(en: &str) -> Option<&'static str> {
+    WEEKDAYS
+        .iter()
+        .position(|w| *w == en)
+        .map(|i| WEEKDAYS_ZH[i])
+}
 
 fn is_leap(y: i32) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
@@ -656,6 +681,15 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn name_tables_agree_with_the_calendar() {
+        // 2024-01-01 was a Monday.
+        assert_eq!(WEEKDAYS[d("2024-01-01").weekday_index()], "Monday");
+        assert_eq!(weekday_zh("Sunday"), Some("星期日"));
+        assert_eq!(weekday_zh("Funday"), None);
+        assert_eq!(MONTHS[11], "December");
+    }
 
     fn d(s: &str) -> Date {
         Date::parse(s).unwrap()

@@ -26,7 +26,10 @@ use crate::{Error, Result};
 
 pub use calculator::{Calculator, evaluate};
 pub use currency::{CurrencyConvert, RATE_DATE, usd_rates};
-pub use datetime::{Clock, CurrentDatetime, Date, DateAdd, DateDiff, Weekday};
+pub use datetime::{
+    Clock, CurrentDatetime, Date, DateAdd, DateDiff, MONTHS, WEEKDAYS, WEEKDAYS_ZH, Weekday,
+    weekday_zh,
+};
 pub use http::{DEFAULT_HTTP_TIMEOUT, HttpTool, MAX_OBSERVATION_CHARS, tools_from_mcp_list};
 pub use notes::{DeleteNote, ListNotes, MAX_NOTE_BYTES, MAX_NOTES, NoteStore, ReadNote, WriteNote};
 pub use search::{

@@ -1,0 +1,419 @@
+//! `cargo xtask eval ...`: evaluation commands. `eval bfcl` scores responses to BFCL's
+//! single-turn categories with our AST checker and writes per-case verdicts and a summary.
+
+use std::path::PathBuf;
+
+use agentune_eval::bfcl::{self, CheckOptions};
+use agentune_runtime::Template;
+use anyhow::{Context, Result, bail};
+
+/// Options of `cargo xtask eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    command: EvalCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum EvalCommand {
+    /// Score responses to BFCL's single-turn categories (AST checking, irrelevance, relevance).
+    Bfcl(BfclArgs),
+    /// Held-out step metrics (teacher forcing) of replies to a test split's assistant turns.
+    Steps(StepsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct StepsArgs {
+    /// Held-out samples (JSONL of samples, e.g. the test split the data commands wrote).
+    #[arg(long)]
+    samples: PathBuf,
+    /// Replies: JSONL of {"id": "<sample id>#<turn>", "text"} or {"id", "message"}.
+    #[arg(
+        long,
+        required_unless_present = "endpoint",
+        conflicts_with = "endpoint"
+    )]
+    responses: Option<PathBuf>,
+    /// Generate the replies first with this OpenAI-compatible endpoint.
+    #[arg(long, requires = "model")]
+    endpoint: Option<String>,
+    /// The model name sent to the endpoint.
+    #[arg(long)]
+    model: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Most tokens generated per reply.
+    #[arg(long, default_value_t = 512)]
+    max_tokens: u32,
+    /// The response cache (default: data/cache/eval/responses.jsonl).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Template for every sample (default: each sample's own `template_id`).
+    #[arg(long)]
+    template: Option<String>,
+    /// Output folder for steps.jsonl (one eval record per item) and steps_summary.json.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct BfclArgs {
+    /// The BFCL data folder (`BFCL_v4_<category>.json` and `possible_answer/`); default:
+    /// data/cache/bfcl/data, filled by scripts/fetch_bfcl.sh.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Responses to score: JSONL of {"id", "calls": [{"name", "arguments"}]} or {"id", "text"}.
+    #[arg(
+        long,
+        required_unless_present = "endpoint",
+        conflicts_with = "endpoint"
+    )]
+    responses: Option<PathBuf>,
+    /// Generate the responses first with this OpenAI-compatible endpoint
+    /// (`http://127.0.0.1:8000/v1`); they are written to OUTDIR/responses.jsonl.
+    #[arg(long, requires = "model")]
+    endpoint: Option<String>,
+    /// The model name sent to the endpoint.
+    #[arg(long)]
+    model: Option<String>,
+    /// Environment variable holding the endpoint's API key, if it needs one.
+    #[arg(long)]
+    api_key_env: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Sampling temperature sent with each request.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Most tokens generated per reply.
+    #[arg(long, default_value_t = 512)]
+    max_tokens: u32,
+    /// Request timeout in seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout_s: u64,
+    /// Only the first N test cases of each category (quick looks).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// The response cache, keyed by (model, prompt, parameters); default:
+    /// data/cache/eval/responses.jsonl.
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// The template that decodes `text` responses (built-in id or template file); with
+    /// --endpoint, also the one the prompts are rendered with (default there: openai).
+    #[arg(long)]
+    template: Option<String>,
+    /// Only these categories (comma-separated; default: every category with a response).
+    #[arg(long, value_delimiter = ',')]
+    categories: Option<Vec<String>>,
+    /// Expect `.` in function names written as `_` (for endpoints that forbid dots in names).
+    #[arg(long)]
+    dots_as_underscores: bool,
+    /// Output folder for verdicts.jsonl and summary.json.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    match &args.command {
+        EvalCommand::Bfcl(a) => bfcl_cmd(a),
+        EvalCommand::Steps(a) => steps_cmd(a),
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    crate::workspace_root()
+        .join("data")
+        .join("cache")
+        .join("bfcl")
+        .join("data")
+}
+
+fn bfcl_cmd(a: &BfclArgs) -> Result<()> {
+    let data = a.data.clone().unwrap_or_else(default_data_dir);
+    if !data.is_dir() {
+        bail!(
+            "BFCL data folder {} not found (run scripts/fetch_bfcl.sh, or pass --data)",
+            data.display()
+        );
+    }
+    let template = a
+        .template
+        .as_deref()
+        .map(|t| Template::resolve(t).with_context(|| format!("cannot load template `{t}`")))
+        .transpose()?;
+    let mut entries = bfcl::load(&data, a.categories.as_deref())
+        .with_context(|| format!("cannot load BFCL data from {}", data.display()))?;
+    if let Some(n) = a.limit {
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
+        entries.retain(|e| {
+            let k = seen.entry(e.category.clone()).or_default();
+            *k += 1;
+            *k <= n
+        });
+    }
+    let (responses, source) = match (&a.responses, &a.endpoint) {
+        (Some(path), _) => (
+            bfcl::read_responses(path, template.as_ref())
+                .with_context(|| format!("cannot read responses {}", path.display()))?,
+            path.clone(),
+        ),
+        (None, Some(url)) => {
+            let template = match template {
+                Some(t) => t,
+                None => Template::builtin("openai")?,
+            };
+            (
+                generate(a, url, &template, &entries)?,
+                a.out.join("responses.jsonl"),
+            )
+        }
+        (None, None) => bail!("give --responses FILE or --endpoint URL --model NAME"),
+    };
+    let options = CheckOptions {
+        dots_as_underscores: a.dots_as_underscores,
+    };
+    let report = bfcl::score(&entries, &responses, options);
+    if report.summary.unknown_ids > 0 {
+        tracing::warn!(
+            count = report.summary.unknown_ids,
+            "responses with ids that are not test cases of the data were ignored"
+        );
+    }
+    if report.verdicts.is_empty() {
+        bail!(
+            "no response in {} answers a test case of {}",
+            source.display(),
+            data.display()
+        );
+    }
+    bfcl::write_report(&a.out, &report)
+        .with_context(|| format!("cannot write the report into {}", a.out.display()))?;
+    print_summary(&report.summary)
+}
+
+/// Generates a reply to every test case through the endpoint (cached), writes them to
+/// OUTDIR/responses.jsonl (calls, or the text when there are none) and decodes them.
+fn generate(
+    a: &BfclArgs,
+    url: &str,
+    template: &Template,
+    entries: &[bfcl::Entry],
+) -> Result<Vec<bfcl::Response>> {
+    use agentune_eval::generate::{ResponseCache, generate_all};
+    use agentune_runtime::model::OpenAiClient;
+    let name = a.model.clone().context("--endpoint needs --model")?;
+    let mut client =
+        OpenAiClient::new(url, &name).with_timeout(std::time::Duration::from_secs(a.timeout_s));
+    if let Some(var) = &a.api_key_env {
+        client = client.with_api_key_env(var)?;
+    }
+    let requests = entries
+        .iter()
+        .map(|e| {
+            bfcl::prompt::request(e, template, Some(a.temperature), Some(a.max_tokens))
+                .with_context(|| format!("cannot build the prompt of {}", e.id))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let cache_path = a
+        .cache
+        .clone()
+        .unwrap_or_else(|| crate::workspace_root().join("data/cache/eval/responses.jsonl"));
+    let cache = ResponseCache::open(&cache_path)
+        .with_context(|| format!("cannot open the response cache {}", cache_path.display()))?;
+    let bar = indicatif::ProgressBar::new(requests.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} replies ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (results, stats) = generate_all(
+        &client,
+        &name,
+        &requests,
+        a.concurrency,
+        Some(&cache),
+        &|| bar.inc(1),
+    );
+    bar.finish_and_clear();
+    tracing::info!(
+        cached = stats.cached,
+        generated = stats.generated,
+        failed = stats.failed,
+        "replies"
+    );
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut responses = Vec::with_capacity(entries.len());
+    for (e, r) in entries.iter().zip(results) {
+        match r {
+            Ok(resp) => {
+                let m = &resp.message;
+                rows.push(if m.tool_calls.is_empty() {
+                    serde_json::json!({"id": e.id, "text": m.content_str()})
+                } else {
+                    let calls: Vec<serde_json::Value> = m
+                        .tool_calls
+                        .iter()
+                        .map(|c| serde_json::json!({"name": c.name, "arguments": c.arguments}))
+                        .collect();
+                    serde_json::json!({"id": e.id, "calls": calls})
+                });
+                responses.push(bfcl::Response {
+                    id: e.id.clone(),
+                    decoded: bfcl::decode_message(template, m),
+                });
+            }
+            Err(err) => tracing::warn!(id = %e.id, error = %err, "no reply"),
+        }
+    }
+    if stats.failed == requests.len() && !requests.is_empty() {
+        bail!("every request to {url} failed (see the warnings above)");
+    }
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    agentune_schema::write_jsonl(a.out.join("responses.jsonl"), &rows)
+        .context("cannot write the responses")?;
+    Ok(responses)
+}
+
+fn print_summary(s: &bfcl::Summary) -> Result<()> {
+    let mut text = String::from("| category | accuracy | correct | total |\n|---|---|---|---|\n");
+    for c in bfcl::CATEGORIES {
+        if let Some(x) = s.categories.get(*c) {
+            text.push_str(&format!(
+                "| {c} | {:.2}% | {} | {} |\n",
+                100.0 * x.accuracy,
+                x.correct,
+                x.total
+            ));
+        }
+    }
+    for (k, v) in &s.aggregates {
+        text.push_str(&format!("| **{k}** | {:.2}% | | |\n", 100.0 * v));
+    }
+    crate::print_stdout(text.trim_end())
+}
+
+fn steps_cmd(a: &StepsArgs) -> Result<()> {
+    use agentune_eval::step;
+    use std::collections::HashMap;
+    let items = step::load_items(&a.samples)
+        .with_context(|| format!("cannot read samples {}", a.samples.display()))?;
+    if items.is_empty() {
+        bail!("{} has no assistant turn to score", a.samples.display());
+    }
+    let mut templates: HashMap<String, Template> = HashMap::new();
+    let mut template_of = |item: &step::StepItem| -> Result<Template> {
+        let id = a
+            .template
+            .clone()
+            .or_else(|| item.template_id.clone())
+            .with_context(|| {
+                format!("{}: the sample names no template; pass --template", item.id)
+            })?;
+        if let Some(t) = templates.get(&id) {
+            return Ok(t.clone());
+        }
+        let t = Template::resolve(&id).with_context(|| format!("cannot load template `{id}`"))?;
+        templates.insert(id, t.clone());
+        Ok(t)
+    };
+    let replies = match (&a.responses, &a.endpoint) {
+        (Some(path), _) => step::read_replies(path)
+            .with_context(|| format!("cannot read replies {}", path.display()))?,
+        (None, Some(url)) => {
+            use agentune_eval::generate::{ResponseCache, generate_all};
+            use agentune_runtime::model::{ChatRequest, OpenAiClient};
+            let name = a.model.clone().context("--endpoint needs --model")?;
+            let client = OpenAiClient::new(url, &name);
+            let mut requests = Vec::with_capacity(items.len());
+            for item in &items {
+                let t = template_of(item)?;
+                let mut r = ChatRequest::new(item.prompt.clone());
+                if !item.tools.is_empty() {
+                    r.tools = Some(item.tools.clone());
+                }
+                r.temperature = Some(0.0);
+                r.max_tokens = Some(a.max_tokens);
+                r.stop = t.stop_sequences();
+                requests.push(r);
+            }
+            let cache_path = a
+                .cache
+                .clone()
+                .unwrap_or_else(|| crate::workspace_root().join("data/cache/eval/responses.jsonl"));
+            let cache = ResponseCache::open(&cache_path)?;
+            let bar = indicatif::ProgressBar::new(requests.len() as u64);
+            let (results, stats) = generate_all(
+                &client,
+                &name,
+                &requests,
+                a.concurrency,
+                Some(&cache),
+                &|| bar.inc(1),
+            );
+            bar.finish_and_clear();
+            tracing::info!(
+                cached = stats.cached,
+                generated = stats.generated,
+                failed = stats.failed,
+                "replies"
+            );
+            items
+                .iter()
+                .zip(results)
+                .filter_map(|(i, r)| r.ok().map(|r| (i.id.clone(), r.message)))
+                .collect()
+        }
+        (None, None) => bail!("give --responses FILE or --endpoint URL --model NAME"),
+    };
+    let model = a.model.clone().unwrap_or_else(|| "responses".into());
+    let mut report = step::StepReport::default();
+    let mut records = Vec::new();
+    let mut missing = 0usize;
+    for item in &items {
+        let Some(reply) = replies.get(&item.id) else {
+            missing += 1;
+            continue;
+        };
+        let t = template_of(item)?;
+        let scores = step::score_step(&t, item, reply)?;
+        report.add(item, &scores);
+        records.push(agentune_schema::EvalRecord {
+            schema_version: Default::default(),
+            id: item.id.clone(),
+            suite: "heldout_step".into(),
+            category: Some(item.meta.scenario.clone()),
+            model: model.clone(),
+            template_id: Some(t.id().to_owned()),
+            meta: Some(item.meta.clone()),
+            response: Some(reply.content_str().to_owned()),
+            parsed: scores.parsed.clone(),
+            expected: serde_json::to_value(&item.gold).ok(),
+            metrics: scores
+                .metrics
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            passed: None,
+            error: scores.error.clone(),
+            latency_ms: None,
+        });
+    }
+    if records.is_empty() {
+        bail!("no reply answers an item of {}", a.samples.display());
+    }
+    if missing > 0 {
+        tracing::warn!(missing, "items without a reply were skipped");
+    }
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    agentune_schema::write_jsonl(a.out.join("steps.jsonl"), &records)?;
+    let mut text = serde_json::to_string_pretty(&report)?;
+    text.push('\n');
+    agentune_schema::write_atomic(a.out.join("steps_summary.json"), text.as_bytes())?;
+    let mut table = String::from("| metric | mean | items |\n|---|---|---|\n");
+    for (k, m) in &report.overall.metrics {
+        table.push_str(&format!("| {k} | {:.4} | {} |\n", m.mean, m.n));
+    }
+    crate::print_stdout(table.trim_end())
+}
