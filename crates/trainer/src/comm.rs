@@ -130,7 +130,9 @@ impl ThreadComm {
         let s = self.wait(self.lock()?)?;
         let out = read(&s.slots);
         drop(s);
-        drop(self.wait(self.lock()?)?);
+        let mut s = self.wait(self.lock()?)?;
+        // Nobody reads this slot until this rank posts again: free its memory.
+        s.slots[self.rank] = Vec::new();
         Ok(out)
     }
 
@@ -164,6 +166,10 @@ impl Communicator for ThreadComm {
                 n * self.shared.world
             )));
         }
+        if self.shared.world == 1 {
+            out.copy_from_slice(shard);
+            return Ok(());
+        }
         self.exchange(Some(shard), |slots| {
             self.check_len("all_gather", slots, n)?;
             for (r, s) in slots.iter().enumerate() {
@@ -182,6 +188,10 @@ impl Communicator for ThreadComm {
                 n * self.shared.world
             )));
         }
+        if self.shared.world == 1 {
+            out.copy_from_slice(input);
+            return Ok(());
+        }
         let lo = self.rank * n;
         self.exchange(Some(input), |slots| {
             self.check_len("reduce_scatter", slots, input.len())?;
@@ -197,6 +207,9 @@ impl Communicator for ThreadComm {
 
     fn all_reduce(&self, buf: &mut [f32]) -> Result<()> {
         let n = buf.len();
+        if self.shared.world == 1 {
+            return Ok(());
+        }
         // The buffer is read into the slot and then overwritten: post a copy.
         let mine = buf.to_vec();
         self.exchange(Some(&mine), |slots| {
@@ -217,6 +230,9 @@ impl Communicator for ThreadComm {
                 "broadcast: root {root} is not a rank of {}",
                 self.shared.world
             )));
+        }
+        if self.shared.world == 1 {
+            return Ok(());
         }
         let mine = (self.rank == root).then(|| buf.to_vec());
         self.exchange(mine.as_deref(), |slots| {

@@ -51,11 +51,10 @@ pub struct RunSummary {
 #[derive(Debug)]
 struct Start {
     config: ModelConfig,
-    weights: Weights,
     files: ModelFiles,
 }
 
-fn load_start(settings: &TrainSettings, vocab: usize, max_len: usize) -> Result<Start> {
+fn load_start(settings: &TrainSettings, vocab: usize, max_len: usize) -> Result<(Start, Weights)> {
     let m = &settings.config.model;
     match m.init {
         Init::Pretrained => {
@@ -70,15 +69,17 @@ fn load_start(settings: &TrainSettings, vocab: usize, max_len: usize) -> Result<
                     ),
                 ));
             }
-            Ok(Start {
-                config: p.config,
-                weights: p.weights,
-                files: ModelFiles {
-                    tokenizer: Some(p.tokenizer),
-                    chat_template: p.chat_template,
-                    generation_config: p.generation_config,
+            Ok((
+                Start {
+                    config: p.config,
+                    files: ModelFiles {
+                        tokenizer: Some(p.tokenizer),
+                        chat_template: p.chat_template,
+                        generation_config: p.generation_config,
+                    },
                 },
-            })
+                p.weights,
+            ))
         }
         Init::Random => {
             let shape = m
@@ -100,11 +101,7 @@ fn load_start(settings: &TrainSettings, vocab: usize, max_len: usize) -> Result<
                 None => ModelFiles::default(),
             };
             let weights = Weights::random(&config, m.init_std, settings.config.train.seed)?;
-            Ok(Start {
-                config,
-                weights,
-                files,
-            })
+            Ok((Start { config, files }, weights))
         }
     }
 }
@@ -126,8 +123,8 @@ pub fn train(settings: &TrainSettings) -> Result<RunSummary> {
     let index = reader.index().clone();
     let rows = reader.read_all()?;
     let total = total_steps(settings, rows.len());
-    let start = load_start(settings, index.vocab_size, index.max_len)?;
-    let num_parameters = start.weights.num_parameters();
+    let (start, weights) = load_start(settings, index.vocab_size, index.max_len)?;
+    let num_parameters = weights.num_parameters();
     let out = &cfg.output.dir;
     std::fs::create_dir_all(out).map_err(|e| Error::io("create", out, e))?;
     let ckpt_root = out.join("checkpoints");
@@ -200,6 +197,7 @@ pub fn train(settings: &TrainSettings) -> Result<RunSummary> {
     let shared = Shared {
         settings,
         start: &start,
+        weights: std::sync::Mutex::new(Some(weights)),
         rows: Arc::new(rows),
         total,
         start_step,
@@ -281,6 +279,7 @@ pub fn train(settings: &TrainSettings) -> Result<RunSummary> {
 struct Shared<'a> {
     settings: &'a TrainSettings,
     start: &'a Start,
+    weights: std::sync::Mutex<Option<Weights>>,
     rows: Arc<Vec<PackedRow>>,
     total: u64,
     start_step: u64,
@@ -306,7 +305,23 @@ fn rank_main(comm: ThreadComm, sh: &Shared<'_>) -> Result<RankOutcome> {
         adamw: sh.settings.adamw,
         grad_clip: sh.settings.grad_clip,
     };
-    let mut engine = Engine::new(comm, &sh.start.config, &sh.start.weights, opts)?;
+    let mut engine = {
+        let guard = sh
+            .weights
+            .lock()
+            .map_err(|_| Error::Training("the initial weights are poisoned".into()))?;
+        let weights = guard
+            .as_ref()
+            .ok_or_else(|| Error::Training("the initial weights are gone".into()))?;
+        Engine::new(comm, &sh.start.config, weights, opts)?
+    };
+    // Every rank holds its shards now: the full initial weights are no longer needed.
+    engine.comm().barrier()?;
+    if rank == 0 {
+        if let Ok(mut w) = sh.weights.lock() {
+            w.take();
+        }
+    }
     if let Some((dir, state)) = sh.resume {
         let layout = Layout::new(&sh.start.config, world)?;
         engine.load_shard_state(load_shard(dir, state, &layout, rank)?)?;

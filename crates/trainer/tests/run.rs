@@ -143,6 +143,18 @@ fn stopped_and_resumed_run_equals_the_uninterrupted_run() {
     let first = train(&s).unwrap();
     assert_eq!(first.last_step, 3);
     assert!(first.loss_chart.is_none());
+    // A crash while writing a checkpoint leaves a temporary folder or one without its state
+    // file: neither counts as a checkpoint.
+    let root = parted.join("checkpoints");
+    std::fs::create_dir_all(root.join(".step-00000005.tmp/optimizer")).unwrap();
+    std::fs::create_dir_all(root.join("step-00000006/model")).unwrap();
+    let found: Vec<u64> = list_checkpoints(&root)
+        .unwrap()
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(found, vec![2, 3]);
+    std::fs::remove_dir_all(root.join("step-00000006")).unwrap();
     let mut s = settings(&shards, &parted, 1);
     s.resume = true;
     let second = train(&s).unwrap();
