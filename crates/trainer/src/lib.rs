@@ -2,5 +2,6 @@
 //! the data crate's shards, and the cost planner that sizes a run before it starts.
 
 mod error;
+pub mod plan;
 
 pub use error::{Error, Result};
