@@ -8,6 +8,7 @@ mod error;
 pub mod fetch;
 pub mod generate;
 pub mod model;
+pub mod ops;
 pub mod pretrained;
 pub mod tokenizer;
 pub mod weights;

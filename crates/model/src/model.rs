@@ -1,9 +1,9 @@
 //! The Llama-family network: one definition for training and inference.
 //!
-//! [`Mode::Train`] builds every step from differentiable tensor operations (RMSNorm, softmax
-//! and RoPE composed by hand), so every parameter receives a gradient. [`Mode::Infer`] uses
-//! candle's fused kernels for the same steps (they have no backward pass) and accepts
-//! quantized weights. Weights are in Hugging Face layout (rotate-half RoPE), whatever file
+//! [`Mode::Train`] builds every step from operations with a backward pass (the fused CPU
+//! operations of [`crate::ops`]: RMSNorm, RoPE, attention with a causal or block-diagonal
+//! mask, SwiGLU), so every parameter receives a gradient. [`Mode::Infer`] uses candle's fused
+//! kernels for the same steps (they have no backward pass) and accepts quantized weights. Weights are in Hugging Face layout (rotate-half RoPE), whatever file
 //! they came from.
 //!
 //! Batches are ragged: [`Llama::forward_batch`] runs several sequences, each with its own
@@ -13,10 +13,11 @@
 use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{D, DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
+use crate::ops::{self, CausalMask};
 use crate::weights::{Weight, Weights};
 
 /// Which implementation of the shared steps the network uses.
@@ -162,12 +163,14 @@ impl KvCache {
 }
 
 /// One sequence of a ragged batch: its new tokens (`b` rows of `t`), the positions already
-/// cached and, in inference, its cache.
+/// cached, in inference its cache, and in training optionally the lengths of the documents
+/// packed into it.
 struct Segment<'a> {
     b: usize,
     t: usize,
     offset: usize,
     cache: Option<&'a mut KvCache>,
+    docs: Option<&'a [usize]>,
 }
 
 fn dense(weights: &Weights, name: &str, dims: &[usize], mode: Mode) -> Result<Tensor> {
@@ -372,20 +375,19 @@ impl Llama {
                 "document ranges cover {next} rows, the input has {n}"
             )));
         }
-        let mut segs: Vec<Segment<'_>> = docs
-            .iter()
-            .map(|d| Segment {
-                b: 1,
-                t: d.len(),
-                offset: 0,
-                cache: None,
-            })
-            .collect();
-        let ropes = segs
-            .iter()
-            .map(|s| self.rope_tables(0, s.t))
-            .collect::<Result<Vec<_>>>()?;
-        self.block(0, &layer.0, x, &mut segs, &ropes)
+        // One segment whose attention is block-diagonal over its documents, with positions
+        // restarting at 0 in each.
+        let lens: Vec<usize> = docs.iter().map(|d| d.len()).collect();
+        let ropes = [self.rope_tables(lens.iter().flat_map(|&l| 0..l), n)?];
+        let masks = [CausalMask::documents(&lens)?];
+        let mut segs = [Segment {
+            b: 1,
+            t: n,
+            offset: 0,
+            cache: None,
+            docs: Some(&lens),
+        }];
+        self.block(0, &layer.0, x, &mut segs, &ropes, &masks)
     }
 
     /// RMSNorm of the rows `x` with weight `w`, as the network computes it (the final norm
@@ -433,6 +435,35 @@ impl Llama {
             t,
             offset: 0,
             cache: None,
+            docs: None,
+        }];
+        let hidden = self.run(&ids, &mut segs)?;
+        Ok(hidden.reshape((b, t, self.config.hidden_size))?)
+    }
+
+    /// Like [`Llama::forward_hidden`] for one row of documents packed end to end
+    /// (`input_ids` of shape `(1, seq)`, `doc_lens` summing to `seq`): each token attends only
+    /// to earlier tokens of its own document and positions restart at 0 in every document, so
+    /// each document is processed as if it were alone. Returns `(1, seq, hidden)`.
+    pub fn forward_hidden_packed(&self, input_ids: &Tensor, doc_lens: &[usize]) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        if b != 1 {
+            return Err(Error::Generation(format!(
+                "packed documents go in one row, got a batch of {b}"
+            )));
+        }
+        if t == 0 || doc_lens.contains(&0) || doc_lens.iter().sum::<usize>() != t {
+            return Err(Error::Generation(format!(
+                "document lengths {doc_lens:?} must be positive and sum to the {t} tokens"
+            )));
+        }
+        let ids = input_ids.flatten_all()?;
+        let mut segs = [Segment {
+            b,
+            t,
+            offset: 0,
+            cache: None,
+            docs: Some(doc_lens),
         }];
         let hidden = self.run(&ids, &mut segs)?;
         Ok(hidden.reshape((b, t, self.config.hidden_size))?)
@@ -485,6 +516,7 @@ impl Llama {
                 t: tokens.len(),
                 offset: cache.len,
                 cache: Some(&mut **cache),
+                docs: None,
             });
         }
         let n = ids.len();
@@ -514,10 +546,20 @@ impl Llama {
         };
         let ropes = segs
             .iter()
-            .map(|s| self.rope_tables(s.offset, s.t))
+            .map(|s| match s.docs {
+                Some(docs) => self.rope_tables(docs.iter().flat_map(|&n| 0..n), s.t),
+                None => self.rope_tables(s.offset..s.offset + s.t, s.t),
+            })
             .collect::<Result<Vec<_>>>()?;
+        let masks = segs
+            .iter()
+            .map(|s| match s.docs {
+                Some(docs) => CausalMask::documents(docs),
+                None => Ok(CausalMask::causal(s.t, s.offset)),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         for (li, layer) in self.layers.iter().enumerate() {
-            x = self.block(li, layer, &x, segs, &ropes)?;
+            x = self.block(li, layer, &x, segs, &ropes, &masks)?;
         }
         self.rms_norm(&x, &self.norm)
     }
@@ -530,6 +572,7 @@ impl Llama {
         x: &Tensor,
         segs: &mut [Segment<'_>],
         ropes: &[(Tensor, Tensor)],
+        masks: &[CausalMask],
     ) -> Result<Tensor> {
         {
             let h = self.rms_norm(x, &layer.input_norm)?;
@@ -538,7 +581,7 @@ impl Llama {
             let v = layer.v.forward(&h)?;
             let mut outs = Vec::with_capacity(segs.len());
             let mut row = 0;
-            for (seg, (cos, sin)) in segs.iter_mut().zip(ropes) {
+            for ((seg, (cos, sin)), mask) in segs.iter_mut().zip(ropes).zip(masks) {
                 let n = seg.b * seg.t;
                 let out = self.attention(
                     li,
@@ -548,6 +591,7 @@ impl Llama {
                     &v.narrow(0, row, n)?,
                     cos,
                     sin,
+                    mask,
                 )?;
                 outs.push(out);
                 row += n;
@@ -559,9 +603,13 @@ impl Llama {
             };
             let x = (x + layer.o.forward(&attn)?)?;
             let h = self.rms_norm(&x, &layer.post_norm)?;
-            let gate = layer.gate.forward(&h)?.silu()?;
+            let gate = layer.gate.forward(&h)?;
             let up = layer.up.forward(&h)?;
-            Ok((x + layer.down.forward(&(gate * up)?)?)?)
+            let act = match self.mode {
+                Mode::Train => ops::swiglu(&gate, &up)?,
+                Mode::Infer => (gate.silu()? * up)?,
+            };
+            Ok((x + layer.down.forward(&act)?)?)
         }
     }
 
@@ -576,6 +624,7 @@ impl Llama {
         v: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
+        mask: &CausalMask,
     ) -> Result<Tensor> {
         let c = &self.config;
         let (b, t, d) = (seg.b, seg.t, c.head_dim);
@@ -589,28 +638,24 @@ impl Llama {
             Some(cache) => cache.append(layer, &k, &v)?,
             None => (k, v),
         };
-        let s = seg.offset + t;
         let rep = nh / nkv;
         // Query heads sharing a key/value head are stacked along the rows, so keys and values
         // are never copied per query head.
         let q = q.reshape((b, nkv, rep * t, d))?;
         let scale = 1.0 / (d as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?;
-        let scores = if t > 1 {
-            let mut mask = vec![0f32; rep * t * s];
-            for r in 0..rep * t {
-                let i = seg.offset + r % t;
-                for slot in &mut mask[r * s + i + 1..(r + 1) * s] {
-                    *slot = f32::NEG_INFINITY;
-                }
+        let out = match self.mode {
+            Mode::Train => ops::attention(&q, &k, &v, scale, mask)?,
+            Mode::Infer => {
+                let scores = (q.matmul(&k.t()?)? * scale)?;
+                let scores = if t > 1 {
+                    scores.broadcast_add(&mask.to_additive(rep * t, &Device::Cpu)?)?
+                } else {
+                    scores
+                };
+                let probs = candle_nn::ops::softmax_last_dim(&scores.contiguous()?)?;
+                probs.matmul(&v.contiguous()?)? // (b, nkv, rep*t, d)
             }
-            let mask = Tensor::from_vec(mask, (rep * t, s), &Device::Cpu)?;
-            scores.broadcast_add(&mask)?
-        } else {
-            scores
         };
-        let probs = self.softmax(&scores)?;
-        let out = probs.matmul(&v.contiguous()?)?; // (b, nkv, rep*t, d)
         let out = out
             .reshape((b, nh, t, d))?
             .transpose(1, 2)?
@@ -618,12 +663,16 @@ impl Llama {
         Ok(out)
     }
 
-    /// cos and sin tables for positions `offset..offset+t`, `(t, d/2)` each.
-    fn rope_tables(&self, offset: usize, t: usize) -> Result<(Tensor, Tensor)> {
+    /// cos and sin tables for the `t` given positions, `(t, d/2)` each.
+    fn rope_tables(
+        &self,
+        positions: impl Iterator<Item = usize>,
+        t: usize,
+    ) -> Result<(Tensor, Tensor)> {
         let half = self.inv_freq.len();
         let mut cos = Vec::with_capacity(t * half);
         let mut sin = Vec::with_capacity(t * half);
-        for p in offset..offset + t {
+        for p in positions {
             for &f in &self.inv_freq {
                 let a = p as f32 * f;
                 cos.push(a.cos());
@@ -640,15 +689,7 @@ impl Llama {
     fn rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
         match self.mode {
             Mode::Infer => Ok(candle_nn::rotary_emb::rope(x, cos, sin)?),
-            Mode::Train => {
-                let half = self.config.head_dim / 2;
-                let cos = Tensor::cat(&[cos, cos], D::Minus1)?;
-                let sin = Tensor::cat(&[sin, sin], D::Minus1)?;
-                let x1 = x.narrow(D::Minus1, 0, half)?;
-                let x2 = x.narrow(D::Minus1, half, half)?;
-                let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
-                Ok((x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?)?)
-            }
+            Mode::Train => Ok(ops::rope(x, cos, sin)?),
         }
     }
 
@@ -656,23 +697,7 @@ impl Llama {
         let eps = self.config.rms_norm_eps;
         match self.mode {
             Mode::Infer => Ok(candle_nn::ops::rms_norm(&x.contiguous()?, w, eps as f32)?),
-            Mode::Train => {
-                let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
-                let x = x.broadcast_div(&(ms + eps)?.sqrt()?)?;
-                Ok(x.broadcast_mul(w)?)
-            }
-        }
-    }
-
-    fn softmax(&self, x: &Tensor) -> Result<Tensor> {
-        match self.mode {
-            Mode::Infer => Ok(candle_nn::ops::softmax_last_dim(&x.contiguous()?)?),
-            Mode::Train => {
-                let max = x.max_keepdim(D::Minus1)?.detach();
-                let e = x.broadcast_sub(&max)?.exp()?;
-                let sum = e.sum_keepdim(D::Minus1)?;
-                Ok(e.broadcast_div(&sum)?)
-            }
+            Mode::Train => Ok(ops::rms_norm(x, w, eps)?),
         }
     }
 }

@@ -593,3 +593,168 @@ fn training_spans_cover_calls_and_answers_but_not_observations() {
         assert!(!spans.iter().any(|s| s.contains("Weather in Oslo?")));
     }
 }
+
+/// Weighted cross-entropy of the next token over the whole row, through the fused operation.
+fn packed_loss(net: &Llama, ids: &[u32], docs: &[usize], vocab: usize) -> Tensor {
+    let n = ids.len();
+    let input = Tensor::new(ids, &Device::Cpu)
+        .unwrap()
+        .reshape((1, n))
+        .unwrap();
+    let hidden = net
+        .forward_hidden_packed(&input, docs)
+        .unwrap()
+        .reshape((n, net.config().hidden_size))
+        .unwrap();
+    let logits = net.lm_head(&hidden).unwrap();
+    assert_eq!(logits.dims(), [n, vocab]);
+    let mut targets: Vec<u32> = ids[1..].to_vec();
+    targets.push(0);
+    // No loss across a document boundary or on the last token.
+    let mut weights = vec![1.0 / n as f32; n];
+    let mut end = 0;
+    for &d in docs {
+        end += d;
+        weights[end - 1] = 0.0;
+    }
+    agentune_model::ops::cross_entropy(&logits, &targets, &weights).unwrap()
+}
+
+#[test]
+fn every_parameter_gets_a_gradient_with_fused_ops_and_packed_documents() {
+    for arch in [Architecture::Llama, Architecture::Qwen2] {
+        let m = tiny(arch);
+        let (weights, vars) = m.weights.to_vars().unwrap();
+        let net = Llama::new(&m.config, &weights, Mode::Train).unwrap();
+        let ids = [3u32, 17, 99, 4, 250, 7, 1, 2, 3, 4, 5];
+        let loss = packed_loss(&net, &ids, &[4, 5, 2], m.config.vocab_size);
+        let grads = loss.backward().unwrap();
+        let mut missing = Vec::new();
+        for (name, var) in &vars {
+            match grads.get(var.as_tensor()) {
+                Some(g)
+                    if g.abs()
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .to_scalar::<f32>()
+                        .unwrap()
+                        > 0.0 => {}
+                _ => missing.push(name.clone()),
+            }
+        }
+        assert!(missing.is_empty(), "{arch:?}: no gradient for {missing:?}");
+        assert_eq!(
+            vars.len(),
+            agentune_model::expected_tensors(&m.config).len()
+        );
+    }
+}
+
+#[test]
+fn packed_documents_equal_each_document_alone() {
+    let m = tiny(Architecture::Llama);
+    let docs: [&[u32]; 3] = [&[3, 17, 99, 4], &[250, 7, 1, 2, 3], &[9]];
+    let all: Vec<u32> = docs.iter().flat_map(|d| d.iter().copied()).collect();
+    let lens: Vec<usize> = docs.iter().map(|d| d.len()).collect();
+    for mode in [Mode::Train, Mode::Infer] {
+        let net = Llama::new(&m.config, &m.weights, mode).unwrap();
+        let n = all.len();
+        let packed = net
+            .forward_hidden_packed(
+                &Tensor::new(all.as_slice(), &Device::Cpu)
+                    .unwrap()
+                    .reshape((1, n))
+                    .unwrap(),
+                &lens,
+            )
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let mut row = 0;
+        for d in docs {
+            let alone = net
+                .forward_hidden(
+                    &Tensor::new(d, &Device::Cpu)
+                        .unwrap()
+                        .reshape((1, d.len()))
+                        .unwrap(),
+                )
+                .unwrap()
+                .squeeze(0)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            let diff = max_abs_diff(&alone, &packed[row..row + d.len()]);
+            assert!(diff < 1e-4, "{mode:?}: document at {row} differs by {diff}");
+            row += d.len();
+        }
+    }
+    let net = Llama::new(&m.config, &m.weights, Mode::Train).unwrap();
+    let ids = Tensor::new(&[[1u32, 2, 3]], &Device::Cpu).unwrap();
+    let err = net
+        .forward_hidden_packed(&ids, &[1, 1])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sum to the 3 tokens"), "{err}");
+}
+
+#[test]
+fn fused_training_gradients_match_finite_differences() {
+    let m = tiny(Architecture::Llama);
+    let ids = [3u32, 17, 99, 4, 250, 7, 1, 2];
+    let docs = [5, 3];
+    let vocab = m.config.vocab_size;
+    let (weights, vars) = m.weights.to_vars().unwrap();
+    let net = Llama::new(&m.config, &weights, Mode::Train).unwrap();
+    let grads = packed_loss(&net, &ids, &docs, vocab).backward().unwrap();
+    for name in [
+        "model.layers.0.input_layernorm.weight",
+        "model.layers.1.self_attn.q_proj.weight",
+        "model.layers.0.self_attn.k_proj.weight",
+        "model.layers.1.mlp.gate_proj.weight",
+        "model.norm.weight",
+        "model.embed_tokens.weight",
+    ] {
+        let var = &vars[name];
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        // The entry with the largest gradient, where the difference quotient is well conditioned.
+        let (i, &gi) = g
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .unwrap();
+        let base = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let eps = 1e-2f32;
+        let at = |delta: f32| {
+            let mut p = base.clone();
+            p[i] += delta;
+            var.set(&Tensor::from_vec(p, var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+            let l = packed_loss(&net, &ids, &docs, vocab)
+                .to_scalar::<f32>()
+                .unwrap();
+            var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+            l
+        };
+        let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+        assert!(
+            (fd - gi).abs() <= 2e-2 * gi.abs().max(1e-3),
+            "{name}[{i}]: autograd {gi}, finite difference {fd}"
+        );
+    }
+}

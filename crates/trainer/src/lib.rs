@@ -11,6 +11,7 @@ mod error;
 pub mod metrics;
 pub mod optim;
 pub mod params;
+pub mod plan;
 pub mod run;
 pub mod stream;
 pub mod tiny;
