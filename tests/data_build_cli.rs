@@ -183,10 +183,7 @@ fn build_from_config_runs_the_chain_keeps_test_out_of_shards_and_resumes() {
         "shards train",
         "shards validation",
     ] {
-        assert!(
-            err.contains(&format!("{stage}")),
-            "no stage {stage}:\n{err}"
-        );
+        assert!(err.contains(&stage.to_string()), "no stage {stage}:\n{err}");
     }
     assert!(err.contains("[11/11] shards validation: running"), "{err}");
     // The folder layout.

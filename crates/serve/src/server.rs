@@ -183,6 +183,7 @@ impl AppState {
     }
 
     /// Queues a job and returns its event receiver.
+    #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
         prompt: Vec<u32>,

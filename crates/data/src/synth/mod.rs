@@ -540,7 +540,7 @@ fn generate_one(
 /// Whether a positive query's trajectory gets a failed first attempt: a function of the query
 /// text, so one query always gets the same trajectory (no conflicts).
 fn wants_restart(query: &str, settings: &SynthSettings) -> bool {
-    let draw = (mix64(crate::hash::hash_str(query) ^ 0x2E57_A27) % 10_000) as f64;
+    let draw = (mix64(crate::hash::hash_str(query) ^ 0x02E5_7A27) % 10_000) as f64;
     settings.restart_share > 0.0 && draw < settings.restart_share * 10_000.0
 }
 
