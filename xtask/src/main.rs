@@ -5,6 +5,7 @@ mod agent;
 mod agent_run;
 mod agent_tools;
 mod bench;
+mod bench_train;
 mod ci;
 mod convert;
 mod data;
@@ -12,6 +13,7 @@ mod data_build;
 mod data_synth;
 mod fetch_model;
 mod generate;
+mod plan;
 mod schema;
 
 use anyhow::Result;
@@ -41,7 +43,8 @@ enum Command {
     Ci(ci::CiArgs),
     /// Generate a chat reply from a model, streamed to stdout.
     Generate(generate::GenerateArgs),
-    /// Measure speed (`cargo xtask bench model`: prefill and decode tokens/s).
+    /// Measure speed (`bench model`: prefill and decode tokens/s; `bench train`: a training step
+    /// against PyTorch).
     Bench(bench::BenchArgs),
     /// Write a model (GGUF, HF folder or known name) as a Hugging Face folder.
     Convert(convert::ConvertArgs),
@@ -51,6 +54,8 @@ enum Command {
     Schema(schema::SchemaArgs),
     /// Training data: import, clean, mix, split, check leakage, report stats, export, bench.
     Data(data::DataArgs),
+    /// Size a training run: memory per GPU under ZeRO-0/1/2/3, hours, cost and implied MFU.
+    Plan(plan::PlanArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -80,6 +85,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Plan(args) => plan::run(&args),
     }
 }
 
