@@ -1,5 +1,6 @@
 //! `cargo xtask bench model`: prefill and decode speed of the model crate on SmolLM2-135M
-//! (Q4_1 as shipped, and dequantized to f32), median of several runs; `--write` records the
+//! (Q4_1 as shipped, and dequantized to f32), median of several runs; `cargo xtask bench
+//! train`: a training step against PyTorch (see `bench_train.rs`); `--write` records the
 //! table in docs/benchmarks.md.
 
 use std::time::Instant;
@@ -32,6 +33,21 @@ pub struct BenchArgs {
     /// it is missing.
     #[arg(long)]
     install_llamacpp: bool,
+    /// Training: measured steps per process (after a warm-up step).
+    #[arg(long, default_value_t = 3)]
+    steps: usize,
+    /// Training: sequence lengths to measure.
+    #[arg(long, value_delimiter = ',', default_value = "256,1024")]
+    lengths: Vec<usize>,
+    /// Training: skip the PyTorch reference.
+    #[arg(long)]
+    no_python: bool,
+    /// Training: the Python that creates the reference's venv.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Internal: measure our training step on this token file and print JSON.
+    #[arg(long, hide = true)]
+    child_tokens: Option<std::path::PathBuf>,
 }
 
 /// Benchmarks that `cargo xtask bench` knows.
@@ -44,12 +60,14 @@ enum BenchTarget {
     Serve,
     /// BFCL AST checking against BFCL's own Python checker: agreement and speed.
     Eval,
+    /// A full-parameter training step of SmolLM2-135M against PyTorch: s/step, peak RSS.
+    Train,
 }
 
 const MARK_START: &str = "<!-- model-bench -->";
 const MARK_END: &str = "<!-- /model-bench -->";
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -122,6 +140,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             data: None,
             python: "python3".into(),
         }),
+        BenchTarget::Train => match &args.child_tokens {
+            Some(tokens) => crate::bench_train::child(tokens, args.steps),
+            None => crate::bench_train::run(&crate::bench_train::TrainBench {
+                steps: args.steps,
+                lengths: &args.lengths,
+                runs: args.runs,
+                no_python: args.no_python,
+                python: &args.python,
+                write: args.write,
+            }),
+        },
     }
 }
 
@@ -193,21 +222,29 @@ fn bench_model(args: &BenchArgs) -> Result<()> {
     let table = render(&rows, args);
     crate::print_stdout(&table)?;
     if args.write {
-        let path = crate::workspace_root().join("docs").join("benchmarks.md");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-            format!("# Benchmarks\n\nMeasured with `cargo xtask bench <target> --write`.\n\n{MARK_START}\n{MARK_END}\n")
-        });
-        let (Some(a), Some(b)) = (text.find(MARK_START), text.find(MARK_END)) else {
-            bail!(
-                "{} lacks the {MARK_START} ... {MARK_END} markers",
-                path.display()
-            );
-        };
-        let updated = format!("{}{MARK_START}\n{table}{}", &text[..a], &text[b..]);
-        agentune_schema::write_atomic(&path, updated.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        tracing::info!(path = %path.display(), "recorded");
+        write_section(&table, MARK_START, MARK_END)?;
     }
+    Ok(())
+}
+
+/// Replaces the text between `start` and `end` in docs/benchmarks.md with `table` (appending
+/// a new marked section when the markers are absent).
+pub(crate) fn write_section(table: &str, start: &str, end: &str) -> Result<()> {
+    let path = crate::workspace_root().join("docs").join("benchmarks.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        "# Benchmarks\n\nMeasured with `cargo xtask bench <target> --write`.\n".to_owned()
+    });
+    let updated = match (text.find(start), text.find(end)) {
+        (Some(a), Some(b)) if a < b => format!("{}{start}\n{table}{}", &text[..a], &text[b..]),
+        (None, None) => format!(
+            "{}\n{start}\n{table}{end}\n",
+            text.trim_end_matches('\n').to_owned() + "\n"
+        ),
+        _ => bail!("{} has a broken {start} ... {end} section", path.display()),
+    };
+    agentune_schema::write_atomic(&path, updated.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!(path = %path.display(), "recorded");
     Ok(())
 }
 

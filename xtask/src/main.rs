@@ -6,6 +6,7 @@ mod agent_run;
 mod agent_tools;
 mod bench;
 mod bench_serve;
+mod bench_train;
 mod ci;
 mod convert;
 mod data;
@@ -15,6 +16,7 @@ mod eval;
 mod eval_bench;
 mod fetch_model;
 mod generate;
+mod plan;
 mod schema;
 mod serve;
 mod train;
@@ -46,8 +48,9 @@ enum Command {
     Ci(ci::CiArgs),
     /// Generate a chat reply from a model, streamed to stdout.
     Generate(generate::GenerateArgs),
-    /// Measure speed (`bench model`: prefill and decode tokens/s; `bench serve`: the HTTP server
-    /// next to llama.cpp's).
+    /// Measure speed next to the peers (`bench model`: prefill and decode tokens/s; `bench
+    /// serve`: the HTTP server next to llama.cpp's; `bench train`: a training step against
+    /// PyTorch; `bench eval`: BFCL checking against BFCL's own checker).
     Bench(bench::BenchArgs),
     /// Write a model (GGUF, HF folder or known name) as a Hugging Face folder.
     Convert(convert::ConvertArgs),
@@ -63,6 +66,8 @@ enum Command {
     Data(data::DataArgs),
     /// Full-parameter SFT on data shards (ZeRO-3 over threads, checkpoints, exact resume).
     Train(train::TrainArgs),
+    /// Size a training run: memory per GPU under ZeRO-0/1/2/3, hours, cost and implied MFU.
+    Plan(plan::PlanArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -95,6 +100,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Plan(args) => plan::run(&args),
     }
 }
 
