@@ -5,30 +5,19 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+use std::path::Path;
+
+use common::{ok, ok_stdout, s};
+
+/// Runs `xtask` with `args`, from the repository root so the shipped configs resolve.
+fn xtask(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .output()
         .expect("the xtask binary runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -117,7 +106,7 @@ fn tiny_model_trains_stops_and_resumes_from_built_shards() {
             "--quiet",
         ];
         args.extend_from_slice(extra);
-        ok(&xtask(&args))
+        ok_stdout(&xtask(&args))
     };
     let first = train(&["--stop-after", "3", "--world-size", "2"]);
     assert!(first.contains("trained steps 1..3 of 4"), "{first}");
