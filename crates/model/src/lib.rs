@@ -10,6 +10,7 @@ pub mod generate;
 pub mod model;
 pub mod ops;
 pub mod pretrained;
+pub mod qmatmul;
 pub mod tokenizer;
 pub mod weights;
 

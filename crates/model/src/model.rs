@@ -18,6 +18,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::ops::{self, CausalMask};
+use crate::qmatmul::QuantMatrix;
 use crate::weights::{Weight, Weights};
 
 /// Which implementation of the shared steps the network uses.
@@ -31,8 +32,20 @@ pub enum Mode {
 
 #[derive(Debug, Clone)]
 enum Linear {
-    Dense { w: Tensor, b: Option<Tensor> },
-    Quant { w: QMatMul, b: Option<Tensor> },
+    Dense {
+        w: Tensor,
+        b: Option<Tensor>,
+    },
+    /// candle's quantized product (formats without a kernel of ours).
+    Quant {
+        w: QMatMul,
+        b: Option<Tensor>,
+    },
+    /// Q4_1 / Q8_0 weights with the batched kernels of [`crate::qmatmul`].
+    Packed {
+        w: Arc<QuantMatrix>,
+        b: Option<Tensor>,
+    },
 }
 
 impl Linear {
@@ -41,6 +54,7 @@ impl Linear {
         let (y, b) = match self {
             Self::Dense { w, b } => (x.matmul(&w.t()?)?, b),
             Self::Quant { w, b } => (w.forward(x)?, b),
+            Self::Packed { w, b } => (w.forward(x)?, b),
         };
         Ok(match b {
             Some(b) => y.broadcast_add(b)?,
@@ -193,6 +207,17 @@ fn dense(weights: &Weights, name: &str, dims: &[usize], mode: Mode) -> Result<Te
     }
 }
 
+/// A quantized projection: our batched kernels where they cover the format, else candle's.
+fn quant_linear(q: &Arc<QTensor>, b: Option<Tensor>) -> Result<Linear> {
+    Ok(match QuantMatrix::from_qtensor(q)? {
+        Some(m) => Linear::Packed { w: Arc::new(m), b },
+        None => Linear::Quant {
+            w: QMatMul::from_arc(q.clone())?,
+            b,
+        },
+    })
+}
+
 fn linear(
     weights: &Weights,
     prefix: &str,
@@ -212,10 +237,7 @@ fn linear(
         None
     };
     match weights.require(&name, &[out_in.0, out_in.1])? {
-        Weight::Quantized(q) if mode == Mode::Infer => Ok(Linear::Quant {
-            w: QMatMul::from_arc(q.clone())?,
-            b,
-        }),
+        Weight::Quantized(q) if mode == Mode::Infer => quant_linear(q, b),
         _ => Ok(Linear::Dense {
             w: dense(weights, &name, &[out_in.0, out_in.1], mode)?,
             b,
@@ -293,10 +315,7 @@ impl Llama {
                     w: t.clone(),
                     b: None,
                 },
-                Embedding::Quant(q) => Linear::Quant {
-                    w: QMatMul::from_arc(q.clone())?,
-                    b: None,
-                },
+                Embedding::Quant(q) => quant_linear(q, None)?,
             }
         } else {
             linear(weights, "lm_head", (config.vocab_size, h), false, mode)?
@@ -645,16 +664,8 @@ impl Llama {
         let scale = 1.0 / (d as f64).sqrt();
         let out = match self.mode {
             Mode::Train => ops::attention(&q, &k, &v, scale, mask)?,
-            Mode::Infer => {
-                let scores = (q.matmul(&k.t()?)? * scale)?;
-                let scores = if t > 1 {
-                    scores.broadcast_add(&mask.to_additive(rep * t, &Device::Cpu)?)?
-                } else {
-                    scores
-                };
-                let probs = candle_nn::ops::softmax_last_dim(&scores.contiguous()?)?;
-                probs.matmul(&v.contiguous()?)? // (b, nkv, rep*t, d)
-            }
+            // (b, nkv, rep*t, d), reading the cache in place.
+            Mode::Infer => ops::attention_infer(&q, &k, &v, scale, mask)?,
         };
         let out = out
             .reshape((b, nh, t, d))?

@@ -691,6 +691,101 @@ pub fn attention(
     )
 }
 
+/// Inference attention over a KV cache (forward only): for `q` `(b, g, rows, d)` and `k`, `v`
+/// `(b, g, keys, d)` (strided views of a cache are read in place, never copied), each query row
+/// scores the keys the mask lets it see, softmaxes them and sums the values, all in one pass
+/// split over rows. Same result as [`attention`] without its graph or score matrix.
+pub fn attention_infer(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    mask: &CausalMask,
+) -> CResult<Tensor> {
+    let (b, g, rows, d) = q.dims4()?;
+    let (kb, kg, keys, kd) = k.dims4()?;
+    if (kb, kg, kd) != (b, g, d) || v.dims() != k.dims() {
+        bail!(
+            "attention: q {:?}, k {:?}, v {:?} do not fit",
+            q.dims(),
+            k.dims(),
+            v.dims()
+        );
+    }
+    mask.check(&[rows, keys], "attention")?;
+    if !fast_path(&[q, k, v]) {
+        let p = composed::causal_softmax(&q.matmul(&k.t()?)?, scale, mask)?;
+        return p.matmul(&v.contiguous()?);
+    }
+    let q = q.contiguous()?;
+    let (qs, ql) = q.storage_and_layout();
+    let (ks, kl) = k.storage_and_layout();
+    let (vs, vl) = v.storage_and_layout();
+    let (Storage::Cpu(qs), Storage::Cpu(ks), Storage::Cpu(vs)) = (&*qs, &*ks, &*vs) else {
+        bail!("attention: expected CPU tensors");
+    };
+    let qd = slice(qs, ql, "attention")?;
+    let (kd, kst) = strided_rows(ks, kl, "attention keys")?;
+    let (vd, vst) = strided_rows(vs, vl, "attention values")?;
+    let scale = scale as f32;
+    let mut out = vec![0f32; b * g * rows * d];
+    out.par_chunks_mut(d)
+        .zip(qd.par_chunks(d))
+        .enumerate()
+        .for_each_init(Vec::new, |scores, (i, (o, qrow))| {
+            let (bg, r) = (i / rows, i % rows);
+            let (bb, gg) = (bg / g, bg % g);
+            let kbase = bb * kst[0] + gg * kst[1];
+            let vbase = bb * vst[0] + gg * vst[1];
+            let (lo, hi) = mask.range(r);
+            scores.clear();
+            scores.extend((lo..hi).map(|j| {
+                let at = kbase + j * kst[2];
+                dot(qrow, &kd[at..at + d]) * scale
+            }));
+            let max = max_of(scores);
+            let mut sum = 0f32;
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            let inv = 1.0 / sum;
+            o.iter_mut().for_each(|x| *x = 0.0);
+            for (j, &p) in (lo..hi).zip(scores.iter()) {
+                let at = vbase + j * vst[2];
+                let w = p * inv;
+                for (x, &vv) in o.iter_mut().zip(&vd[at..at + d]) {
+                    *x += w * vv;
+                }
+            }
+        });
+    cpu_tensor(out, q.shape())
+}
+
+/// The f32 data under a 4-D layout whose last dimension is contiguous, with the strides of
+/// the first three dimensions (offsets already applied: index 0 is the layout's start).
+fn strided_rows<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> CResult<(&'a [f32], [usize; 3])> {
+    let v = match s {
+        CpuStorage::F32(v) => v,
+        _ => bail!("{what}: expected f32 data"),
+    };
+    let st = l.stride();
+    let dims = l.dims();
+    if st.len() != 4 || st[3] != 1 {
+        bail!("{what}: expected a 4-D tensor with contiguous rows, strides {st:?}");
+    }
+    let start = l.start_offset();
+    let end = start
+        + (0..4)
+            .map(|i| dims[i].saturating_sub(1) * st[i])
+            .sum::<usize>()
+        + 1;
+    if dims.contains(&0) || end > v.len() {
+        bail!("{what}: layout {dims:?} / {st:?} out of its storage");
+    }
+    Ok((&v[start..end], [st[0], st[1], st[2]]))
+}
+
 // ---------------------------------------------------------------------------------------------
 // SwiGLU
 // ---------------------------------------------------------------------------------------------

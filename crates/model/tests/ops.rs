@@ -244,6 +244,42 @@ fn attention_matches_composed() {
     }
 }
 
+/// The inference kernel equals the composed attention, also on strided key/value views of
+/// a larger cache (as the KV cache hands them over).
+#[test]
+fn attention_infer_matches_composed_on_cache_views() {
+    let mut rng = StdRng::seed_from_u64(9);
+    for (mask, rep) in masks() {
+        for d in [1, 8, 13] {
+            let (rows, keys) = (rep * mask.queries(), mask.keys());
+            let q = randn(&mut rng, &[2, 3, rows, d], 1.0);
+            let cache_k = randn(&mut rng, &[2, 3, keys + 5, d], 1.0);
+            let cache_v = randn(&mut rng, &[2, 3, keys + 5, d], 1.0);
+            let k = cache_k.narrow(2, 0, keys).unwrap();
+            let v = cache_v.narrow(2, 0, keys).unwrap();
+            let scale = 1.0 / (d as f64).sqrt();
+            let got = ops::attention_infer(&q, &k, &v, scale, &mask).unwrap();
+            let s = q.matmul(&k.contiguous().unwrap().t().unwrap()).unwrap();
+            let want = composed::causal_softmax(&s, scale, &mask)
+                .unwrap()
+                .matmul(&v.contiguous().unwrap())
+                .unwrap();
+            assert_close(
+                &got,
+                &want,
+                1e-5,
+                &format!("attention_infer d={d} {mask:?}"),
+            );
+        }
+    }
+    let q = Tensor::zeros((1, 1, 2, 4), DType::F32, &Device::Cpu).unwrap();
+    let k = Tensor::zeros((1, 1, 3, 4), DType::F32, &Device::Cpu).unwrap();
+    let err = ops::attention_infer(&q, &k, &k, 1.0, &CausalMask::causal(2, 0))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("do not fit"), "{err}");
+}
+
 #[test]
 fn swiglu_matches_composed() {
     let mut rng = StdRng::seed_from_u64(6);
