@@ -20,6 +20,12 @@ enum EvalCommand {
     Bfcl(BfclArgs),
     /// Held-out step metrics (teacher forcing) of replies to a test split's assistant turns.
     Steps(StepsArgs),
+    /// Compare eval outputs of several checkpoints: Markdown, JSON and PNG charts, with paired
+    /// bootstrap intervals of every difference from the first.
+    Report(crate::eval_report::ReportArgs),
+    /// Episode metrics: the agent loop with the built-in tools over held-out records, final
+    /// answers scored against the gold ones.
+    Episodes(crate::eval_episodes::EpisodesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,6 +125,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     match &args.command {
         EvalCommand::Bfcl(a) => bfcl_cmd(a),
         EvalCommand::Steps(a) => steps_cmd(a),
+        EvalCommand::Report(a) => crate::eval_report::run(a),
+        EvalCommand::Episodes(a) => crate::eval_episodes::run(a),
     }
 }
 

@@ -14,6 +14,8 @@ mod data_build;
 mod data_synth;
 mod eval;
 mod eval_bench;
+mod eval_episodes;
+mod eval_report;
 mod fetch_model;
 mod generate;
 mod plan;
