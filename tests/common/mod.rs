@@ -34,6 +34,16 @@ pub fn ok_stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Asserts that the command failed (printing stdout when not); returns its stderr.
+pub fn fails(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "succeeded unexpectedly:\nstdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// A path as a `&str` argument.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -154,6 +164,12 @@ pub fn tiny_tokenizer() -> agentune_model::ModelTokenizer {
 /// A checkpoint folder: a tiny random Llama (seeded; 8192 positions, room for agent prompts
 /// at one token per byte) as HF files plus the ReAct agent template it was "tuned" with.
 pub fn tiny_checkpoint(dir: &Path, seed: u64) {
+    tiny_checkpoint_with(dir, seed, 0.2);
+}
+
+/// [`tiny_checkpoint`] with random weights of standard deviation `std` (larger: sharper, more
+/// confidently wrong predictions).
+pub fn tiny_checkpoint_with(dir: &Path, seed: u64, std: f32) {
     use agentune_model::{Architecture, ModelConfig, Weights, save_hf};
     let config = ModelConfig {
         architecture: Architecture::Llama,
@@ -174,7 +190,7 @@ pub fn tiny_checkpoint(dir: &Path, seed: u64) {
         bos_token_id: Some(256),
         eos_token_ids: vec![257],
     };
-    let weights = Weights::random(&config, 0.2, seed).unwrap();
+    let weights = Weights::random(&config, std, seed).unwrap();
     save_hf(dir, &config, &weights, &tiny_tokenizer(), None, None).unwrap();
     let react = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/templates/react.toml");
     std::fs::copy(react, dir.join("agent_template.toml")).unwrap();

@@ -26,6 +26,9 @@ enum EvalCommand {
     /// Episode metrics: the agent loop with the built-in tools over held-out records, final
     /// answers scored against the gold ones.
     Episodes(crate::eval_episodes::EpisodesArgs),
+    /// Forgetting check: perplexity of general-data reference answers and similarity of the
+    /// models' own answers, base vs tuned, in-process; flags a regression.
+    Forgetting(crate::eval_forgetting::ForgettingArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +130,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         EvalCommand::Steps(a) => steps_cmd(a),
         EvalCommand::Report(a) => crate::eval_report::run(a),
         EvalCommand::Episodes(a) => crate::eval_episodes::run(a),
+        EvalCommand::Forgetting(a) => crate::eval_forgetting::run(a),
     }
 }
 

@@ -15,6 +15,7 @@ mod data_synth;
 mod eval;
 mod eval_bench;
 mod eval_episodes;
+mod eval_forgetting;
 mod eval_report;
 mod fetch_model;
 mod generate;

@@ -12,6 +12,9 @@ pub enum Error {
     /// Reading held-out records through the data crate failed.
     #[error(transparent)]
     Data(#[from] agentune_data::Error),
+    /// Loading, tokenizing with or running a model in-process failed.
+    #[error(transparent)]
+    Model(#[from] agentune_model::Error),
     /// A template or model call of the runtime failed.
     #[error(transparent)]
     Runtime(#[from] agentune_runtime::Error),
