@@ -164,6 +164,27 @@ fn forgetting_flags_a_sharper_random_model_and_not_a_copy() {
     ));
     assert!(err.contains("forgot"), "{err}");
     assert!(gate.join("forgetting.json").is_file());
+    // The two checkpoints side by side in a comparison report: the sharper one's answer NLL
+    // is significantly higher.
+    let cmp = dir.path().join("report");
+    let text = ok_stdout(&xtask(&[
+        "eval",
+        "report",
+        s(&same),
+        s(&worse),
+        "--names",
+        "copy,sharp",
+        "--out",
+        s(&cmp),
+    ]));
+    assert!(
+        text.contains("significant: forgetting nll_tuned: sharp +"),
+        "{text}"
+    );
+    let md = std::fs::read_to_string(cmp.join("report.md")).unwrap();
+    assert!(md.contains("## forgetting"), "{md}");
+    assert!(cmp.join("counts_forgetting.png").is_file());
+
     // The other way round it is an improvement, not a regression.
     let better = dir.path().join("better");
     let text = ok_stdout(&forgetting(

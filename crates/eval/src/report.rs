@@ -11,6 +11,7 @@
 //! | `bfcl` | `verdicts.jsonl` (`eval bfcl`) | `accuracy` = `valid` as 0/1, category = BFCL category; aggregates from `summary.json` beside it |
 //! | `steps` | `steps.jsonl` (`eval steps`) | every `metrics` entry of the eval record, category = scenario; chosen vs gold tools from `parsed` and `expected` |
 //! | `episodes` | `episodes.jsonl` (`eval episodes`) | every `metrics` entry, category = scenario |
+//! | `forgetting` | `forgetting.jsonl` (`eval forgetting`, the checkpoint as `--tuned`) | every `metrics` entry, category = scenario |
 //!
 //! Items are paired by id.
 
@@ -27,10 +28,11 @@ use crate::chart;
 use crate::error::{Error, Result};
 
 /// The suites a report reads, each with its per-item file name.
-pub const SUITE_FILES: [(&str, &str); 3] = [
+pub const SUITE_FILES: [(&str, &str); 4] = [
     ("bfcl", "verdicts.jsonl"),
     ("steps", "steps.jsonl"),
     ("episodes", "episodes.jsonl"),
+    ("forgetting", "forgetting.jsonl"),
 ];
 
 /// The label of "no call" in the confusion of tools.
@@ -237,7 +239,7 @@ fn gold_tools(record: &EvalRecord, templates: &mut TemplateCache) -> Option<Vec<
     Some(step.calls().iter().map(|c| c.name.clone()).collect())
 }
 
-/// Reads eval records (`steps.jsonl`, `episodes.jsonl`).
+/// Reads eval records (`steps.jsonl`, `episodes.jsonl`, `forgetting.jsonl`).
 pub fn read_records(path: &Path, templates: &mut TemplateCache) -> Result<Vec<Item>> {
     let mut reader = JsonlReader::<EvalRecord>::open(path)?;
     let mut out = Vec::new();
@@ -313,7 +315,7 @@ pub struct Confusion {
 /// One suite across checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SuiteReport {
-    /// `bfcl`, `steps`, `episodes`.
+    /// `bfcl`, `steps`, `episodes`, `forgetting`.
     pub suite: String,
     /// The metric shown per category.
     pub main_metric: String,
@@ -352,6 +354,7 @@ fn main_metric(suite: &str, metrics: &BTreeSet<String>) -> String {
         "bfcl" => "accuracy",
         "steps" => "tool_name_acc",
         "episodes" => "success",
+        "forgetting" => "nll_tuned",
         _ => "",
     };
     if metrics.contains(preferred) {
