@@ -1,7 +1,8 @@
 //! `cargo xtask eval episodes` and `eval report` end to end: synthesised held-out records
 //! rendered with ReAct, episodes run by the agent loop with the real built-in tools against our
-//! own server (a tiny random checkpoint), a rerun answered from the cache with the server gone,
-//! and checkpoint comparison reports (Markdown, JSON, PNG charts, bootstrap intervals).
+//! own server (a tiny random checkpoint) and in-process (the same decisions), a rerun answered
+//! from the cache with the server gone, held-out steps generated both ways, and checkpoint
+//! comparison reports (Markdown, JSON, PNG charts, bootstrap intervals).
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 
@@ -115,6 +116,34 @@ fn episodes_run_against_our_server_and_rerun_from_the_cache() {
     assert_eq!(summary["summary"]["by_template"]["react"]["items"], 4);
     assert!(summary["replies"]["generated"].as_u64().unwrap() > 0);
     let cache_lines = lines(&cache).len();
+
+    // The same checkpoint run in-process (a cache of its own) takes the same greedy decisions.
+    let local = dir.path().join("ckpt-local");
+    let table = ok_stdout(&xtask(&[
+        "eval",
+        "episodes",
+        "--samples",
+        s(&samples),
+        "--local",
+        s(&ckpt),
+        "--model",
+        "agent",
+        "--max-steps",
+        "3",
+        "--max-tokens",
+        "16",
+        "--concurrency",
+        "2",
+        "--cache",
+        s(&dir.path().join("local-cache.jsonl")),
+        "--out",
+        s(&local),
+    ]));
+    assert!(table.contains("0 cached"), "{table}");
+    assert_eq!(
+        without_latency(lines(&local.join("episodes.jsonl"))),
+        without_latency(records.clone())
+    );
 
     // The server is gone: the rerun is answered entirely from the cache, with the same results.
     drop(server);
@@ -251,4 +280,88 @@ fn report_marks_a_significant_gain_across_suites() {
         err.contains("empty") && err.contains("verdicts.jsonl"),
         "{err}"
     );
+}
+
+#[test]
+fn steps_of_a_local_model_match_the_served_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let traj = dir.path().join("t.jsonl");
+    ok(&xtask(&[
+        "data",
+        "synth",
+        "--count",
+        "3",
+        "--seed",
+        "4",
+        "--out",
+        s(&traj),
+    ]));
+    let samples = dir.path().join("test.jsonl");
+    ok(&xtask(&[
+        "data",
+        "render",
+        "--in",
+        s(&traj),
+        "--out",
+        s(&samples),
+        "--templates",
+        "react",
+    ]));
+    let ckpt = dir.path().join("ckpt");
+    tiny_checkpoint(&ckpt, 3);
+    let steps = |backend: &[&str], out: &Path, cache: &str| {
+        let mut args = vec!["eval", "steps", "--samples", s(&samples)];
+        args.extend_from_slice(backend);
+        args.extend_from_slice(&[
+            "--model",
+            "agent",
+            "--max-tokens",
+            "8",
+            "--cache",
+            cache,
+            "--out",
+            s(out),
+        ]);
+        ok(&xtask(&args));
+        lines(&out.join("steps.jsonl"))
+    };
+    let local = steps(
+        &["--local", s(&ckpt)],
+        &dir.path().join("local"),
+        s(&dir.path().join("c1.jsonl")),
+    );
+    assert!(!local.is_empty());
+    for r in &local {
+        assert_eq!(r["model"], "agent");
+        assert!(r["response"].is_string(), "{r}");
+        assert!(r["metrics"]["lenient_valid"].is_number(), "{r}");
+    }
+    let server = serve(&["--model", s(&ckpt), "--served-model-name", "agent"]);
+    let url = format!("http://{}/v1", server.addr);
+    let served = steps(
+        &["--endpoint", &url],
+        &dir.path().join("served"),
+        s(&dir.path().join("c2.jsonl")),
+    );
+    assert_eq!(without_latency(local), without_latency(served));
+    // Neither backend, or both, is refused.
+    let err = String::from_utf8_lossy(
+        &xtask(&[
+            "eval",
+            "steps",
+            "--samples",
+            s(&samples),
+            "--local",
+            s(&ckpt),
+            "--endpoint",
+            &url,
+            "--model",
+            "m",
+            "--out",
+            s(&dir.path().join("x")),
+        ])
+        .stderr,
+    )
+    .into_owned();
+    assert!(err.contains("cannot be used with"), "{err}");
 }

@@ -39,14 +39,19 @@ struct StepsArgs {
     /// Replies: JSONL of {"id": "<sample id>#<turn>", "text"} or {"id", "message"}.
     #[arg(
         long,
-        required_unless_present = "endpoint",
-        conflicts_with = "endpoint"
+        required_unless_present_any = ["endpoint", "local"],
+        conflicts_with_all = ["endpoint", "local"]
     )]
     responses: Option<PathBuf>,
     /// Generate the replies first with this OpenAI-compatible endpoint.
-    #[arg(long, requires = "model")]
+    #[arg(long, requires = "model", conflicts_with = "local")]
     endpoint: Option<String>,
-    /// The model name sent to the endpoint.
+    /// Generate the replies first with this model run in-process (`smollm2`, a GGUF file, an
+    /// HF folder or a checkpoint), on the CPU.
+    #[arg(long)]
+    local: Option<String>,
+    /// The model name sent to the endpoint (with --local: the name in the records and the
+    /// cache, default the model as given).
     #[arg(long)]
     model: Option<String>,
     /// Requests in flight at once.
@@ -336,14 +341,30 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
         templates.insert(id, t.clone());
         Ok(t)
     };
-    let replies = match (&a.responses, &a.endpoint) {
+    let backend = match (&a.responses, &a.endpoint, &a.local) {
+        (Some(_), _, _) => None,
+        (None, Some(url), _) => {
+            let name = a.model.clone().context("--endpoint needs --model")?;
+            let client = agentune_runtime::model::OpenAiClient::new(url, &name);
+            let b: Box<dyn agentune_runtime::model::ChatModel + Sync> = Box::new(client);
+            Some((b, name))
+        }
+        (None, None, Some(spec)) => {
+            let local = agentune_eval::local::LocalModel::load(spec)
+                .with_context(|| format!("cannot load model `{spec}`"))?;
+            let b: Box<dyn agentune_runtime::model::ChatModel + Sync> = Box::new(local);
+            Some((b, a.model.clone().unwrap_or_else(|| spec.clone())))
+        }
+        (None, None, None) => {
+            bail!("give --responses FILE, --endpoint URL --model NAME or --local MODEL")
+        }
+    };
+    let replies = match (&a.responses, &backend) {
         (Some(path), _) => step::read_replies(path)
             .with_context(|| format!("cannot read replies {}", path.display()))?,
-        (None, Some(url)) => {
+        (None, Some((client, name))) => {
             use agentune_eval::generate::{ResponseCache, generate_all};
-            use agentune_runtime::model::{ChatRequest, OpenAiClient};
-            let name = a.model.clone().context("--endpoint needs --model")?;
-            let client = OpenAiClient::new(url, &name);
+            use agentune_runtime::model::ChatRequest;
             let mut requests = Vec::with_capacity(items.len());
             for item in &items {
                 let t = template_of(item)?;
@@ -363,8 +384,8 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
             let cache = ResponseCache::open(&cache_path)?;
             let bar = indicatif::ProgressBar::new(requests.len() as u64);
             let (results, stats) = generate_all(
-                &client,
-                &name,
+                client,
+                name,
                 &requests,
                 a.concurrency,
                 Some(&cache),
@@ -383,9 +404,14 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
                 .filter_map(|(i, r)| r.ok().map(|r| (i.id.clone(), r.message)))
                 .collect()
         }
-        (None, None) => bail!("give --responses FILE or --endpoint URL --model NAME"),
+        (None, None) => {
+            bail!("give --responses FILE, --endpoint URL --model NAME or --local MODEL")
+        }
     };
-    let model = a.model.clone().unwrap_or_else(|| "responses".into());
+    let model = match &backend {
+        Some((_, name)) => name.clone(),
+        None => a.model.clone().unwrap_or_else(|| "responses".into()),
+    };
     let mut report = step::StepReport::default();
     let mut records = Vec::new();
     let mut missing = 0usize;

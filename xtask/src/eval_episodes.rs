@@ -1,8 +1,8 @@
 //! `cargo xtask eval episodes`: runs the agent loop with the real built-in tools over held-out
 //! records (trajectories or rendered samples with gold final answers) against an
 //! OpenAI-compatible endpoint, scores each final answer against the gold one, and writes
-//! per-episode records, the trajectories and a per-slice summary. Replies are cached, so a
-//! rerun sends nothing.
+//! per-episode records, the trajectories and a per-slice summary. `--local` runs the model
+//! in-process instead. Replies are cached, so a rerun sends nothing.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use agentune_eval::episode::{self, CachedModel, EpisodeSettings};
 use agentune_eval::generate::ResponseCache;
-use agentune_runtime::model::OpenAiClient;
+use agentune_eval::local::LocalModel;
+use agentune_runtime::model::{ChatModel, OpenAiClient};
 use agentune_runtime::tools::Clock;
 use agentune_runtime::{AgentConfig, ParseMode, Template};
 use anyhow::{Context, Result, bail};
@@ -22,11 +23,16 @@ pub struct EpisodesArgs {
     #[arg(long)]
     samples: PathBuf,
     /// Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1.
+    #[arg(long, required_unless_present = "local", conflicts_with = "local")]
+    endpoint: Option<String>,
+    /// Run this model in-process instead (`smollm2`, a GGUF file, an HF folder or a
+    /// checkpoint), on the CPU.
     #[arg(long)]
-    endpoint: String,
-    /// The model name sent with each request (and the checkpoint named in the records).
+    local: Option<String>,
+    /// The model name sent with each request (and the checkpoint named in the records);
+    /// required with --endpoint, default with --local: the model as given there.
     #[arg(long)]
-    model: String,
+    model: Option<String>,
     /// Environment variable holding the endpoint's API key, if it needs one.
     #[arg(long)]
     api_key_env: Option<String>,
@@ -151,18 +157,32 @@ pub fn run(a: &EpisodesArgs) -> Result<()> {
         threshold: a.threshold,
         clock,
     };
-    let mut client = OpenAiClient::new(a.endpoint.clone(), a.model.clone())
-        .with_timeout(Duration::from_secs(a.timeout_s));
-    if let Some(var) = &a.api_key_env {
-        client = client.with_api_key_env(var)?;
-    }
+    let (backend, name, source): (Box<dyn ChatModel + Sync>, String, String) =
+        match (&a.endpoint, &a.local) {
+            (Some(url), _) => {
+                let name = a.model.clone().context("--endpoint needs --model")?;
+                let mut client = OpenAiClient::new(url.clone(), name.clone())
+                    .with_timeout(Duration::from_secs(a.timeout_s));
+                if let Some(var) = &a.api_key_env {
+                    client = client.with_api_key_env(var)?;
+                }
+                (Box::new(client), name, url.clone())
+            }
+            (None, Some(spec)) => {
+                let local = LocalModel::load(spec)
+                    .with_context(|| format!("cannot load model `{spec}`"))?;
+                let name = a.model.clone().unwrap_or_else(|| spec.clone());
+                (Box::new(local), name, format!("the local model {spec}"))
+            }
+            (None, None) => bail!("give --endpoint URL --model NAME, or --local MODEL"),
+        };
     let cache_path = a
         .cache
         .clone()
         .unwrap_or_else(|| crate::workspace_root().join("data/cache/eval/responses.jsonl"));
     let cache = ResponseCache::open(&cache_path)
         .with_context(|| format!("cannot open the response cache {}", cache_path.display()))?;
-    let model = CachedModel::new(&client, &a.model, Some(&cache));
+    let model = CachedModel::new(&backend, &name, Some(&cache));
     let bar = indicatif::ProgressBar::new(items.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} episodes ({eta})")
@@ -186,13 +206,13 @@ pub fn run(a: &EpisodesArgs) -> Result<()> {
             .iter()
             .find_map(|r| r.as_ref().err().cloned())
             .unwrap_or_default();
-        bail!("every episode failed against {}: {first}", a.endpoint);
+        bail!("every episode failed against {source}: {first}");
     }
     let mut records = Vec::with_capacity(items.len());
     let mut trajectories = Vec::new();
     let mut summary = agentune_eval::step::StepReport::default();
     for ((item, tid), r) in items.iter().zip(&template_ids).zip(&results) {
-        records.push(episode::record(item, &a.model, tid, r));
+        records.push(episode::record(item, &name, tid, r));
         match r {
             Ok(o) => {
                 summary.add_labeled(Some(tid), &item.meta, &o.metrics);
@@ -206,7 +226,7 @@ pub fn run(a: &EpisodesArgs) -> Result<()> {
     agentune_schema::write_jsonl(a.out.join("episodes.jsonl"), &records)?;
     agentune_schema::write_jsonl(a.out.join("trajectories.jsonl"), &trajectories)?;
     let body = serde_json::json!({
-        "model": a.model,
+        "model": name,
         "episodes": records.len(),
         "failed": failed,
         "skipped": skipped,
