@@ -365,3 +365,85 @@ fn steps_of_a_local_model_match_the_served_ones() {
     .into_owned();
     assert!(err.contains("cannot be used with"), "{err}");
 }
+
+#[test]
+fn judge_asks_k_times_and_rereads_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let episode = |id: &str, answer: Option<&str>| {
+        json!({
+            "id": id, "suite": "heldout_episode", "category": "math", "model": "m",
+            "response": answer,
+            "expected": {"query": format!("question {id}"), "answer": "42", "steps": 1, "calls": 0},
+            "metrics": {"success": 0.0}
+        })
+    };
+    let base = dir.path().join("base.jsonl");
+    let tuned = dir.path().join("tuned.jsonl");
+    write_jsonl(
+        &base,
+        &[
+            episode("e1", Some("41")),
+            episode("e2", None),
+            episode("e3", Some("42")),
+        ],
+    );
+    write_jsonl(
+        &tuned,
+        &[
+            episode("e1", Some("42")),
+            episode("e2", Some("42")),
+            episode("e3", None),
+        ],
+    );
+    let ckpt = dir.path().join("judge");
+    tiny_checkpoint(&ckpt, 5);
+    let server = serve(&["--model", s(&ckpt), "--served-model-name", "judge"]);
+    let url = format!("http://{}/v1", server.addr);
+    let cache = dir.path().join("cache.jsonl");
+    let judge = |out: &Path| {
+        ok_stdout(&xtask(&[
+            "eval",
+            "judge",
+            s(&base),
+            "--versus",
+            s(&tuned),
+            "--endpoint",
+            &url,
+            "--model",
+            "judge",
+            "--k",
+            "2",
+            "--cache",
+            s(&cache),
+            "--out",
+            s(out),
+        ]))
+    };
+    let first = dir.path().join("j1");
+    let text = judge(&first);
+    assert!(text.contains("3 items x 2 rounds"), "{text}");
+    let rows = lines(&first.join("judgements.jsonl"));
+    // Per round: 2 answered base items and 2 answered tuned ones asked for a verdict, and one
+    // pair (e1) with both answers; e2 and e3 are decided without asking.
+    assert_eq!(rows.len(), 2 * (2 + 2 + 1));
+    assert_eq!(rows.iter().filter(|r| r["kind"] == "pair").count(), 2);
+    for r in &rows {
+        assert!(r["reply"].is_string(), "{r}");
+        assert!(r["error"].is_null(), "{r}");
+    }
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(first.join("judge_summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["k"], 2);
+    assert_eq!(summary["replies"]["generated"], 10);
+    assert_eq!(summary["paired_items"], 3);
+    // Whatever the random judge says, the decided pairs count: e2 won, e3 lost, every round.
+    let win = &summary["win_rate"];
+    assert!(win["judged"].as_u64().unwrap() >= 4, "{win}");
+    // The rerun asks nothing and reads the same judgements.
+    drop(server);
+    let second = dir.path().join("j2");
+    let text = judge(&second);
+    assert!(text.contains("10 replies cached, 0 generated"), "{text}");
+    assert_eq!(lines(&second.join("judgements.jsonl")), rows);
+}

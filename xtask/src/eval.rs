@@ -29,6 +29,9 @@ enum EvalCommand {
     /// Forgetting check: perplexity of general-data reference answers and similarity of the
     /// models' own answers, base vs tuned, in-process; flags a regression.
     Forgetting(crate::eval_forgetting::ForgettingArgs),
+    /// LLM-judged pass rate of episode answers and win rate against another checkpoint's,
+    /// each item judged k times (mean and standard deviation).
+    Judge(crate::eval_judge::JudgeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -136,6 +139,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         EvalCommand::Report(a) => crate::eval_report::run(a),
         EvalCommand::Episodes(a) => crate::eval_episodes::run(a),
         EvalCommand::Forgetting(a) => crate::eval_forgetting::run(a),
+        EvalCommand::Judge(a) => crate::eval_judge::run(a),
     }
 }
 

@@ -16,6 +16,7 @@ mod eval;
 mod eval_bench;
 mod eval_episodes;
 mod eval_forgetting;
+mod eval_judge;
 mod eval_report;
 mod fetch_model;
 mod generate;

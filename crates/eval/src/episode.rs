@@ -420,6 +420,7 @@ pub fn record(
         response,
         parsed,
         expected: Some(json!({
+            "query": item.query,
             "answer": item.gold_answer,
             "steps": item.gold_steps,
             "calls": item.gold_calls,

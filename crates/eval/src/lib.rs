@@ -2,7 +2,8 @@
 //! checker that follows BFCL's rules ([`bfcl`]), held-out step metrics ([`step`]), episodes
 //! of the agent loop scored against gold answers ([`episode`]), checkpoint comparison
 //! reports with paired bootstrap intervals ([`report`]), and a forgetting check of base vs
-//! tuned model on general data ([`forgetting`]); replies come from any OpenAI-compatible
+//! tuned model on general data ([`forgetting`]), LLM-judged pass and win rates ([`judge`]);
+//! replies come from any OpenAI-compatible
 //! endpoint or from a model run in-process ([`local`]).
 
 pub mod bfcl;
@@ -12,6 +13,7 @@ pub mod episode;
 mod error;
 pub mod forgetting;
 pub mod generate;
+pub mod judge;
 pub mod local;
 pub mod report;
 pub mod step;
