@@ -20,6 +20,18 @@ enum EvalCommand {
     Bfcl(BfclArgs),
     /// Held-out step metrics (teacher forcing) of replies to a test split's assistant turns.
     Steps(StepsArgs),
+    /// Compare eval outputs of several checkpoints: Markdown, JSON and PNG charts, with paired
+    /// bootstrap intervals of every difference from the first.
+    Report(crate::eval_report::ReportArgs),
+    /// Episode metrics: the agent loop with the built-in tools over held-out records, final
+    /// answers scored against the gold ones.
+    Episodes(crate::eval_episodes::EpisodesArgs),
+    /// Forgetting check: perplexity of general-data reference answers and similarity of the
+    /// models' own answers, base vs tuned, in-process; flags a regression.
+    Forgetting(crate::eval_forgetting::ForgettingArgs),
+    /// LLM-judged pass rate of episode answers and win rate against another checkpoint's,
+    /// each item judged k times (mean and standard deviation).
+    Judge(crate::eval_judge::JudgeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -30,14 +42,19 @@ struct StepsArgs {
     /// Replies: JSONL of {"id": "<sample id>#<turn>", "text"} or {"id", "message"}.
     #[arg(
         long,
-        required_unless_present = "endpoint",
-        conflicts_with = "endpoint"
+        required_unless_present_any = ["endpoint", "local"],
+        conflicts_with_all = ["endpoint", "local"]
     )]
     responses: Option<PathBuf>,
     /// Generate the replies first with this OpenAI-compatible endpoint.
-    #[arg(long, requires = "model")]
+    #[arg(long, requires = "model", conflicts_with = "local")]
     endpoint: Option<String>,
-    /// The model name sent to the endpoint.
+    /// Generate the replies first with this model run in-process (`smollm2`, a GGUF file, an
+    /// HF folder or a checkpoint), on the CPU.
+    #[arg(long)]
+    local: Option<String>,
+    /// The model name sent to the endpoint (with --local: the name in the records and the
+    /// cache, default the model as given).
     #[arg(long)]
     model: Option<String>,
     /// Requests in flight at once.
@@ -119,6 +136,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     match &args.command {
         EvalCommand::Bfcl(a) => bfcl_cmd(a),
         EvalCommand::Steps(a) => steps_cmd(a),
+        EvalCommand::Report(a) => crate::eval_report::run(a),
+        EvalCommand::Episodes(a) => crate::eval_episodes::run(a),
+        EvalCommand::Forgetting(a) => crate::eval_forgetting::run(a),
+        EvalCommand::Judge(a) => crate::eval_judge::run(a),
     }
 }
 
@@ -324,14 +345,30 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
         templates.insert(id, t.clone());
         Ok(t)
     };
-    let replies = match (&a.responses, &a.endpoint) {
+    let backend = match (&a.responses, &a.endpoint, &a.local) {
+        (Some(_), _, _) => None,
+        (None, Some(url), _) => {
+            let name = a.model.clone().context("--endpoint needs --model")?;
+            let client = agentune_runtime::model::OpenAiClient::new(url, &name);
+            let b: Box<dyn agentune_runtime::model::ChatModel + Sync> = Box::new(client);
+            Some((b, name))
+        }
+        (None, None, Some(spec)) => {
+            let local = agentune_eval::local::LocalModel::load(spec)
+                .with_context(|| format!("cannot load model `{spec}`"))?;
+            let b: Box<dyn agentune_runtime::model::ChatModel + Sync> = Box::new(local);
+            Some((b, a.model.clone().unwrap_or_else(|| spec.clone())))
+        }
+        (None, None, None) => {
+            bail!("give --responses FILE, --endpoint URL --model NAME or --local MODEL")
+        }
+    };
+    let replies = match (&a.responses, &backend) {
         (Some(path), _) => step::read_replies(path)
             .with_context(|| format!("cannot read replies {}", path.display()))?,
-        (None, Some(url)) => {
+        (None, Some((client, name))) => {
             use agentune_eval::generate::{ResponseCache, generate_all};
-            use agentune_runtime::model::{ChatRequest, OpenAiClient};
-            let name = a.model.clone().context("--endpoint needs --model")?;
-            let client = OpenAiClient::new(url, &name);
+            use agentune_runtime::model::ChatRequest;
             let mut requests = Vec::with_capacity(items.len());
             for item in &items {
                 let t = template_of(item)?;
@@ -351,8 +388,8 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
             let cache = ResponseCache::open(&cache_path)?;
             let bar = indicatif::ProgressBar::new(requests.len() as u64);
             let (results, stats) = generate_all(
-                &client,
-                &name,
+                client,
+                name,
                 &requests,
                 a.concurrency,
                 Some(&cache),
@@ -371,9 +408,14 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
                 .filter_map(|(i, r)| r.ok().map(|r| (i.id.clone(), r.message)))
                 .collect()
         }
-        (None, None) => bail!("give --responses FILE or --endpoint URL --model NAME"),
+        (None, None) => {
+            bail!("give --responses FILE, --endpoint URL --model NAME or --local MODEL")
+        }
     };
-    let model = a.model.clone().unwrap_or_else(|| "responses".into());
+    let model = match &backend {
+        Some((_, name)) => name.clone(),
+        None => a.model.clone().unwrap_or_else(|| "responses".into()),
+    };
     let mut report = step::StepReport::default();
     let mut records = Vec::new();
     let mut missing = 0usize;

@@ -9,6 +9,12 @@ pub enum Error {
     /// Reading or writing a record file failed (the schema crate names file, line and field).
     #[error(transparent)]
     Schema(#[from] agentune_schema::Error),
+    /// Reading held-out records through the data crate failed.
+    #[error(transparent)]
+    Data(#[from] agentune_data::Error),
+    /// Loading, tokenizing with or running a model in-process failed.
+    #[error(transparent)]
+    Model(#[from] agentune_model::Error),
     /// A template or model call of the runtime failed.
     #[error(transparent)]
     Runtime(#[from] agentune_runtime::Error),

@@ -280,24 +280,33 @@ fn label<T: Serialize>(v: &T) -> String {
 impl StepReport {
     /// Adds one scored item.
     pub fn add(&mut self, item: &StepItem, scores: &StepScores) {
-        self.overall.add(&scores.metrics);
-        let template = item.template_id.clone().unwrap_or_else(|| "-".into());
+        self.add_labeled(item.template_id.as_deref(), &item.meta, &scores.metrics);
+    }
+
+    /// Adds the metrics of one item with these labels (template `-` when none).
+    pub fn add_labeled(
+        &mut self,
+        template: Option<&str>,
+        meta: &QueryMeta,
+        metrics: &BTreeMap<&'static str, f64>,
+    ) {
+        self.overall.add(metrics);
         self.by_template
-            .entry(template)
+            .entry(template.unwrap_or("-").to_owned())
             .or_default()
-            .add(&scores.metrics);
+            .add(metrics);
         self.by_scenario
-            .entry(item.meta.scenario.clone())
+            .entry(meta.scenario.clone())
             .or_default()
-            .add(&scores.metrics);
+            .add(metrics);
         self.by_kind
-            .entry(label(&item.meta.kind))
+            .entry(label(&meta.kind))
             .or_default()
-            .add(&scores.metrics);
+            .add(metrics);
         self.by_complexity
-            .entry(label(&item.meta.complexity))
+            .entry(label(&meta.complexity))
             .or_default()
-            .add(&scores.metrics);
+            .add(metrics);
     }
 }
 
