@@ -65,16 +65,29 @@ pub fn read_bfcl_functions(dir: &Path) -> Result<Vec<BfclFunction>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
+        // Question files are JSONL; a few files (BFCL's format-sensitivity index, some
+        // function docs) are one pretty-printed JSON document, read whole.
+        let records: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(items)) => items,
+            Ok(v) => vec![v],
+            Err(_) => {
+                let mut records = Vec::new();
+                for (i, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    records.push(serde_json::from_str(line).map_err(|e| {
+                        Error::input(f, Some(i + 1), "line", format!("invalid JSON: {e}"))
+                    })?);
+                }
+                records
             }
-            let v: Value = serde_json::from_str(line)
-                .map_err(|e| Error::input(f, Some(i + 1), "line", format!("invalid JSON: {e}")))?;
+        };
+        for v in &records {
             let docs: Vec<&Value> = match v.get("function") {
                 Some(Value::Array(list)) => list.iter().collect(),
-                _ if v.get("name").is_some() => vec![&v],
+                _ if v.get("name").is_some() => vec![v],
                 _ => Vec::new(),
             };
             for d in docs {
@@ -215,8 +228,22 @@ mod tests {
             "{\"name\": \"cat\", \"description\": \"Display the contents of a file.\"}\n",
         )
         .unwrap();
+        // A pretty-printed index without functions (like BFCL's format-sensitivity file).
+        std::fs::write(
+            dir.path().join("BFCL_v4_format_sensitivity.json"),
+            "{\n  \"simple_python\": [\"simple_python_58\"]\n}\n",
+        )
+        .unwrap();
         let bfcl = read_bfcl_functions(dir.path()).unwrap();
         assert_eq!(bfcl.len(), 3, "duplicates are read once");
+        let broken = tempfile::tempdir().unwrap();
+        std::fs::write(
+            broken.path().join("BFCL_v4_simple.json"),
+            format!("{line}\n{{\"id\": \n"),
+        )
+        .unwrap();
+        let err = read_bfcl_functions(broken.path()).unwrap_err().to_string();
+        assert!(err.contains("BFCL_v4_simple.json") && err.contains(":2"), "{err}");
         let spec = |n: &str, d: &str| ToolSpec::new(n, d, json!({"type": "object"}));
         let ours = vec![
             spec(

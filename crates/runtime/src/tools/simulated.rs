@@ -445,10 +445,9 @@ impl Gen<'_> {
             return Value::Null;
         }
         if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
-            let target = r.strip_prefix("#/").map(|p| {
-                p.split('/')
-                    .fold(Some(root), |v, k| v.and_then(|v| v.get(k)))
-            });
+            let target = r
+                .strip_prefix("#/")
+                .map(|p| p.split('/').try_fold(root, |v, k| v.get(k)));
             if let Some(Some(t)) = target {
                 return self.value(root, t, path, depth + 1);
             }
