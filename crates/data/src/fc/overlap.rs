@@ -243,7 +243,10 @@ mod tests {
         )
         .unwrap();
         let err = read_bfcl_functions(broken.path()).unwrap_err().to_string();
-        assert!(err.contains("BFCL_v4_simple.json") && err.contains(":2"), "{err}");
+        assert!(
+            err.contains("BFCL_v4_simple.json") && err.contains(":2"),
+            "{err}"
+        );
         let spec = |n: &str, d: &str| ToolSpec::new(n, d, json!({"type": "object"}));
         let ours = vec![
             spec(
