@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use agentune_data::DataConfig;
 use agentune_data::fc::{
-    CatalogFormat, FcSettings, FcSynthesizer, OverlapReport, ToolSynthSettings, check_overlap,
-    import_catalog, read_bfcl_functions, read_catalog, synthesize_tools, write_catalog,
+    BfclFunction, CatalogFormat, FcSettings, FcSynthesizer, OverlapReport, ToolSynthSettings,
+    check_overlap, import_catalog, read_bfcl_functions, read_catalog, synthesize_tools,
+    write_catalog,
 };
 use agentune_data::render::RenderReport;
 use agentune_data::synth::Lang;
@@ -90,13 +91,8 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}{suffix}"))
 }
 
-/// The BFCL overlap of `specs` when the BFCL data is there (None, with a note, when not).
-fn overlap(
-    specs: &[ToolSpec],
-    dir: &Path,
-    threshold: f64,
-    report_path: &Path,
-) -> Result<Option<OverlapReport>> {
+/// The BFCL function documents when the BFCL data is there (None, with a note, when not).
+fn load_bfcl(dir: &Path) -> Result<Option<Vec<BfclFunction>>> {
     if !dir.is_dir() {
         eprintln!(
             "BFCL data not found at {} (scripts/fetch_bfcl.sh fetches it); overlap check skipped",
@@ -104,9 +100,12 @@ fn overlap(
         );
         return Ok(None);
     }
-    let bfcl = read_bfcl_functions(dir)?;
-    let report = check_overlap(specs, &bfcl, threshold)?;
-    crate::data::write_json(report_path, &report)?;
+    Ok(Some(read_bfcl_functions(dir)?))
+}
+
+/// Writes the overlap report and says what it found.
+fn write_overlap(report: &OverlapReport, report_path: &Path) -> Result<()> {
+    crate::data::write_json(report_path, report)?;
     eprintln!(
         "BFCL overlap: {} of {} function(s) at similarity >= {} to one of {} BFCL function docs (highest {}); report in {}",
         report.near_duplicates.len(),
@@ -116,46 +115,85 @@ fn overlap(
         report.max_similarity,
         report_path.display()
     );
+    Ok(())
+}
+
+/// The BFCL overlap of `specs` when the BFCL data is there (None, with a note, when not).
+fn overlap(
+    specs: &[ToolSpec],
+    dir: &Path,
+    threshold: f64,
+    report_path: &Path,
+) -> Result<Option<OverlapReport>> {
+    let Some(bfcl) = load_bfcl(dir)? else {
+        return Ok(None);
+    };
+    let report = check_overlap(specs, &bfcl, threshold)?;
+    write_overlap(&report, report_path)?;
     Ok(Some(report))
 }
 
-/// Synthesised specs without the BFCL near duplicates (unless kept).
+/// `count` synthesised specs without the BFCL near duplicates (unless kept). Left-out
+/// functions are replaced by further draws: the synthesiser's output for a larger count
+/// starts with its output for a smaller one, so asking for more keeps the earlier specs.
 fn synth_specs(
     cfg: &DataConfig,
     count: usize,
     zh_share: f64,
-    bfcl: &Path,
+    bfcl_dir: &Path,
     threshold: f64,
     keep_overlap: bool,
     report_path: &Path,
 ) -> Result<Vec<ToolSpec>> {
-    let tools = synthesize_tools(&ToolSynthSettings {
-        count,
-        seed: seed(cfg),
-        zh_share,
-        ..ToolSynthSettings::default()
-    })?;
-    let mut specs: Vec<ToolSpec> = tools.into_iter().map(|t| t.spec).collect();
-    if specs.len() < count {
-        eprintln!(
-            "note: the domain tables give {} distinct functions, fewer than the {count} asked for",
-            specs.len()
-        );
-    }
-    if let Some(report) = overlap(&specs, bfcl, threshold, report_path)? {
+    let bfcl = load_bfcl(bfcl_dir)?;
+    let mut ask = count;
+    loop {
+        let tools = synthesize_tools(&ToolSynthSettings {
+            count: ask,
+            seed: seed(cfg),
+            zh_share,
+            ..ToolSynthSettings::default()
+        })?;
+        let mut specs: Vec<ToolSpec> = tools.into_iter().map(|t| t.spec).collect();
+        let exhausted = specs.len() < ask;
+        let Some(bfcl) = &bfcl else {
+            note_exhausted(specs.len(), count);
+            return Ok(specs);
+        };
+        let report = check_overlap(&specs, bfcl, threshold)?;
+        let flagged = report.flagged();
+        if !keep_overlap && !exhausted && specs.len() - flagged.len() < count {
+            ask = count + flagged.len();
+            continue;
+        }
+        write_overlap(&report, report_path)?;
         if !keep_overlap {
-            let flagged = report.flagged();
             let before = specs.len();
             specs.retain(|s| !flagged.contains(s.name.as_str()));
             if before > specs.len() {
                 eprintln!(
-                    "left out {} function(s) too close to BFCL (never train on the benchmark)",
-                    before - specs.len()
+                    "left out {} function(s) too close to BFCL (never train on the benchmark){}",
+                    before - specs.len(),
+                    if exhausted {
+                        ""
+                    } else {
+                        "; drew others in their place"
+                    }
                 );
             }
         }
+        specs.truncate(count);
+        note_exhausted(specs.len(), count);
+        return Ok(specs);
     }
-    Ok(specs)
+}
+
+fn note_exhausted(made: usize, count: usize) {
+    if made < count {
+        eprintln!(
+            "note: the domain tables give {made} usable distinct functions, fewer than the {count} asked for"
+        );
+    }
 }
 
 fn tools_synth_cmd(cfg: &DataConfig, a: &ToolSynthArgs) -> Result<()> {

@@ -160,3 +160,56 @@ fn fc_trajectories_render_under_every_template_and_pass_the_strict_check() {
     .unwrap();
     assert_eq!(synth.generate_all(|| {}).unwrap().len(), 10);
 }
+
+#[test]
+fn simulated_observations_are_deterministic_and_fit_their_response_schemas() {
+    use agentune_runtime::tools::response_schema;
+    use agentune_runtime::validate::validate_value;
+
+    let tools: Vec<ToolSpec> = synthesize_tools(&ToolSynthSettings {
+        count: 3000,
+        seed: 11,
+        ..ToolSynthSettings::default()
+    })
+    .unwrap()
+    .into_iter()
+    .map(|t| t.spec)
+    .collect();
+    assert!(tools.len() > 2000, "{}", tools.len());
+    let trajectories = FcSynthesizer::new(
+        FcSettings {
+            count: 600,
+            seed: 11,
+            ..FcSettings::default()
+        },
+        &tools,
+    )
+    .unwrap()
+    .generate_all(|| {})
+    .unwrap();
+    let (mut checked, mut seed_sensitive) = (0, 0);
+    let mut functions = std::collections::HashSet::new();
+    for t in &trajectories {
+        let fresh = ToolRegistry::simulated(t.tools.clone(), 11).unwrap();
+        let other_seed = ToolRegistry::simulated(t.tools.clone(), 12).unwrap();
+        for s in &t.steps {
+            for (call, obs) in s.step.calls().iter().zip(&s.observations) {
+                let spec = t.tools.iter().find(|x| x.name == call.name).unwrap();
+                let v: serde_json::Value = serde_json::from_str(&obs.content).unwrap();
+                validate_value(&response_schema(spec), &v, "response")
+                    .unwrap_or_else(|e| panic!("{}: {e:?}: {v}", call.name));
+                // The same call and seed give the same response in a fresh registry.
+                assert_eq!(fresh.execute(call).content, obs.content, "{}", call.name);
+                seed_sensitive += usize::from(other_seed.execute(call).content != obs.content);
+                functions.insert(call.name.clone());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 500, "{checked}");
+    assert!(functions.len() > 300, "{}", functions.len());
+    assert!(
+        seed_sensitive * 10 > checked * 9,
+        "{seed_sensitive}/{checked}"
+    );
+}
