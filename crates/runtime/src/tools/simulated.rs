@@ -375,7 +375,13 @@ impl SimulatedTool {
     pub fn simulate(&self, args: &Map<String, Value>) -> Value {
         let canonical = Value::Object(args.clone()).to_string();
         let seed = stable_hash(&[&self.seed.to_string(), &self.spec.name, &canonical]);
-        let g = Gen { seed, args };
+        let schema = self.spec.parameters_schema();
+        let params: Vec<&str> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let g = Gen { seed, args, params };
         g.value(&self.response, &self.response, "", 0)
     }
 }
@@ -426,6 +432,9 @@ const NAMES: &[&str] = &[
 struct Gen<'a> {
     seed: u64,
     args: &'a Map<String, Value>,
+    /// The tool's parameter names: an optional response field named like one the call left
+    /// out is left out too (the response does not make up what the call did not say).
+    params: Vec<&'a str>,
 }
 
 impl Gen<'_> {
@@ -483,8 +492,19 @@ impl Gen<'_> {
         match ty {
             "object" | "dict" => {
                 let mut out = Map::new();
+                let required: Vec<&str> = obj
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 if let Some(props) = obj.get("properties").and_then(Value::as_object) {
                     for (k, p) in props {
+                        if !required.contains(&k.as_str())
+                            && self.params.contains(&k.as_str())
+                            && !self.args.contains_key(k)
+                        {
+                            continue;
+                        }
                         let sub = format!("{path}.{k}");
                         let v = self
                             .echo(k, p)
@@ -685,6 +705,12 @@ mod tests {
                 if name == "get_weather" {
                     assert_eq!(first["result"]["city"], city);
                     assert_eq!(first["result"]["days"], 3);
+                    assert_eq!(first["result"]["unit"], "celsius");
+                    // A parameter the call leaves out is not made up in the response.
+                    let bare = tool.simulate(&args(json!({"city": city})));
+                    assert!(bare["result"].get("unit").is_none(), "{bare}");
+                    assert!(bare["result"].get("days").is_none(), "{bare}");
+                    validate_value(&schema, &bare, "response").unwrap();
                 }
             }
             let a = args(json!({"city": "Paris"}));
