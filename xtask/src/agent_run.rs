@@ -26,9 +26,13 @@ pub struct RunArgs {
     /// Environment variable holding the API key (the key is never printed).
     #[arg(long)]
     api_key_env: Option<String>,
-    /// Only offer these built-in tools (comma-separated). Default: all.
+    /// Only offer these tools (comma-separated; built-in or from `--catalog`). Default: all.
     #[arg(long, value_delimiter = ',')]
     tools: Vec<String>,
+    /// Tool catalogs (from `data tools synth|import`) whose functions are offered as
+    /// simulated tools (comma-separated); their observations are made up from the schema.
+    #[arg(long, value_delimiter = ',')]
+    catalog: Vec<PathBuf>,
     /// Most model calls in the run, restarts included.
     #[arg(long, default_value_t = 10)]
     max_steps: usize,
@@ -71,11 +75,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| crate::workspace_root().join("data/cache/notes"));
     let mut tools = crate::agent_tools::registry(&notes_dir, args.now.as_deref())?;
+    crate::agent_tools::add_catalogs(&mut tools, &args.catalog, args.seed.unwrap_or(0))?;
     if !args.tools.is_empty() {
         for name in &args.tools {
             if tools.get(name).is_none() {
                 bail!(
-                    "--tools: no built-in tool `{name}`; available: {}",
+                    "--tools: no tool `{name}`; available: {}",
                     tools.names().join(", ")
                 );
             }

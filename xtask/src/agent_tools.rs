@@ -1,10 +1,12 @@
 //! `cargo xtask agent tools` and `cargo xtask agent call`: list the built-in tools (or print
-//! them as an OpenAI `tools` array) and run one tool call from the command line.
+//! them as an OpenAI `tools` array) and run one tool call from the command line; with
+//! `--catalog`, the functions of a tool catalog are added as simulated tools.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use agentune_runtime::tools::{Clock, ToolRegistry};
+use agentune_runtime::tools::{Clock, ResponseCache, SimulatedTool, ToolRegistry};
 use agentune_schema::{ToolCall, ToolSpec, tools_to_openai_json};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -15,6 +17,10 @@ pub struct ToolsArgs {
     /// Print the tools as an OpenAI `tools` JSON array instead of a readable list.
     #[arg(long)]
     json: bool,
+    /// Tool catalogs (JSONL of OpenAI functions, from `data tools synth|import`) whose
+    /// functions are added as simulated tools (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    catalog: Vec<PathBuf>,
 }
 
 /// Options of `cargo xtask agent call`.
@@ -35,9 +41,16 @@ pub struct CallArgs {
     /// Give up on the call after this many seconds.
     #[arg(long, default_value_t = 10.0)]
     timeout_secs: f64,
+    /// Tool catalogs whose functions are added as simulated tools (comma-separated): their
+    /// answers are made up from the schema, deterministic for a call and `--sim-seed`.
+    #[arg(long, value_delimiter = ',')]
+    catalog: Vec<PathBuf>,
+    /// Seed of the simulated responses.
+    #[arg(long, default_value_t = 0)]
+    sim_seed: u64,
 }
 
-pub(crate) fn registry(notes_dir: &std::path::Path, now: Option<&str>) -> Result<ToolRegistry> {
+pub(crate) fn registry(notes_dir: &Path, now: Option<&str>) -> Result<ToolRegistry> {
     let clock = match now {
         Some(text) => Clock::fixed(text)
             .map_err(anyhow::Error::msg)
@@ -52,9 +65,30 @@ pub(crate) fn registry(notes_dir: &std::path::Path, now: Option<&str>) -> Result
     })
 }
 
+/// Adds the functions of `catalogs` to `reg` as simulated tools sharing one response cache.
+pub(crate) fn add_catalogs(reg: &mut ToolRegistry, catalogs: &[PathBuf], seed: u64) -> Result<()> {
+    let cache = Arc::new(ResponseCache::new());
+    for path in catalogs {
+        for spec in read_catalog(path)? {
+            let name = spec.name.clone();
+            reg.register(SimulatedTool::with_cache(spec, seed, Arc::clone(&cache)))
+                .with_context(|| format!("{}: function `{name}`", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn read_catalog(path: &Path) -> Result<Vec<ToolSpec>> {
+    agentune_data::fc::read_catalog(path)
+        .with_context(|| format!("reading tool catalog {}", path.display()))
+}
+
 /// `cargo xtask agent tools`.
 pub fn tools(args: &ToolsArgs) -> Result<()> {
-    let specs = ToolRegistry::builtin_specs().context("cannot load the built-in tools")?;
+    let mut specs = ToolRegistry::builtin_specs().context("cannot load the built-in tools")?;
+    for path in &args.catalog {
+        specs.extend(read_catalog(path)?);
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&tools_to_openai_json(&specs))?;
         return crate::print_stdout(&text);
@@ -123,7 +157,8 @@ pub fn call(args: &CallArgs) -> Result<()> {
         .notes_dir
         .clone()
         .unwrap_or_else(|| crate::workspace_root().join("data/cache/notes"));
-    let reg = registry(&notes_dir, args.now.as_deref())?.with_timeout(timeout);
+    let mut reg = registry(&notes_dir, args.now.as_deref())?.with_timeout(timeout);
+    add_catalogs(&mut reg, &args.catalog, args.sim_seed)?;
     let observation = reg.execute(&ToolCall::new(args.tool.clone(), arguments));
     crate::print_stdout(&serde_json::to_string(&observation)?)?;
     if observation.is_error {

@@ -37,6 +37,8 @@ pub struct DataArgs {
 enum DataCommand {
     /// Synthesise scenario trajectories whose observations come from running the built-in tools.
     Synth(crate::data_synth::SynthArgs),
+    /// Tool catalogs: synthesise tool schemas, or import ToolBench / OpenAI / MCP tool lists.
+    Tools(crate::data_tools::ToolsArgs),
     /// Render trajectories into training samples under a weighted mix of agent templates.
     Render(crate::data_synth::RenderArgs),
     /// Tokenize rendered samples for a model into packed, loss-masked training shards.
@@ -218,9 +220,11 @@ pub fn run(args: DataArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         cfg.seed = seed;
         cfg.synth.seed = None;
+        cfg.fc.seed = None;
     }
     match args.command {
         DataCommand::Synth(a) => crate::data_synth::synth_cmd(&cfg, &a),
+        DataCommand::Tools(a) => crate::data_tools::run(&cfg, &a),
         DataCommand::Render(a) => crate::data_synth::render_cmd(&cfg, &a),
         DataCommand::Build(a) => crate::data_build::build_cmd(&cfg, &a),
         DataCommand::Import(a) => import_cmd(&a),
@@ -299,7 +303,7 @@ pub(crate) fn write_records<'a>(
     Ok(w.finish()?)
 }
 
-fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value).context("serializing a report")?;
     text.push('\n');
     write_atomic(path, text.as_bytes())?;

@@ -1,6 +1,6 @@
 //! `cargo xtask data synth` (scenario trajectories verified by execution), `data render`
 //! (trajectories to training samples under a weighted mix of agent templates), and the
-//! strict-format rule options of `data clean`.
+//! strict-format rule options of `data clean`. `data synth --fc` is in `data_tools`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -70,6 +70,18 @@ pub struct SynthArgs {
     pub(crate) render_output: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) templates: TemplateOpts,
+    /// Function-calling trajectories (simple, multiple, parallel, parallel-multiple,
+    /// irrelevance) over synthetic or imported tools instead of scenarios; `--count` defaults
+    /// to fc.count, `--positive-to-hard-negative` is the positive : irrelevance ratio.
+    #[arg(long)]
+    pub(crate) fc: bool,
+    /// With `--fc`: tool catalogs to draw functions from (comma-separated; default:
+    /// fc.catalogs of the config).
+    #[arg(long, value_delimiter = ',', requires = "fc")]
+    pub(crate) tools: Vec<PathBuf>,
+    /// With `--fc`: synthetic tool specs added to the catalogs (default: fc.tools; 0 = none).
+    #[arg(long, requires = "fc")]
+    pub(crate) tool_count: Option<usize>,
 }
 
 /// Options of `cargo xtask data render`.
@@ -119,7 +131,7 @@ pub(crate) fn add_strict_rule(cleaner: &mut Cleaner, a: &StrictArgs) -> Result<(
     Ok(())
 }
 
-fn bar(len: usize, msg: &str) -> ProgressBar {
+pub(crate) fn bar(len: usize, msg: &str) -> ProgressBar {
     let pb = ProgressBar::new(len as u64);
     pb.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
@@ -130,7 +142,7 @@ fn bar(len: usize, msg: &str) -> ProgressBar {
     pb
 }
 
-fn mix_from(cfg: &DataConfig, opts: &TemplateOpts) -> Result<Renderer> {
+pub(crate) fn mix_from(cfg: &DataConfig, opts: &TemplateOpts) -> Result<Renderer> {
     let mix = if !opts.templates.is_empty() {
         TemplateMix::from_specs(&opts.templates, &opts.weights).context("reading --templates")?
     } else if !opts.weights.is_empty() {
@@ -162,6 +174,9 @@ fn names_or<'a>(flag: &'a [String], config: &'a [String]) -> impl Iterator<Item 
 }
 
 pub(crate) fn synth_cmd(cfg: &DataConfig, a: &SynthArgs) -> Result<()> {
+    if a.fc {
+        return crate::data_tools::fc_synth_cmd(cfg, a);
+    }
     let sc = &cfg.synth;
     let scenarios = names_or(&a.scenarios, &sc.scenarios)
         .map(|s| s.parse::<Scenario>())
@@ -273,7 +288,7 @@ pub(crate) fn render_cmd(cfg: &DataConfig, a: &RenderArgs) -> Result<()> {
     write_report(&report_path, &report)
 }
 
-fn print_render(report: &RenderReport, written: usize, path: &Path) {
+pub(crate) fn print_render(report: &RenderReport, written: usize, path: &Path) {
     let by: Vec<String> = report
         .by_template
         .iter()
@@ -299,7 +314,7 @@ fn print_render(report: &RenderReport, written: usize, path: &Path) {
     );
 }
 
-fn write_report(path: &Path, report: &RenderReport) -> Result<()> {
+pub(crate) fn write_report(path: &Path, report: &RenderReport) -> Result<()> {
     let mut text = serde_json::to_string_pretty(report).context("serializing the report")?;
     text.push('\n');
     write_atomic(path, text.as_bytes())?;

@@ -12,6 +12,7 @@ mod convert;
 mod data;
 mod data_build;
 mod data_synth;
+mod data_tools;
 mod eval;
 mod eval_bench;
 mod eval_episodes;

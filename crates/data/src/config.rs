@@ -87,6 +87,94 @@ impl Default for SynthConfig {
     }
 }
 
+/// Shares of the positive function-calling kinds (`[fc.shares]`, relative weights).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FcSharesConfig {
+    /// One function offered, one call.
+    pub simple: f64,
+    /// Several offered, one called.
+    pub multiple: f64,
+    /// Several calls of one function.
+    pub parallel: f64,
+    /// Calls of several functions.
+    pub parallel_multiple: f64,
+}
+
+impl Default for FcSharesConfig {
+    fn default() -> Self {
+        let d = crate::fc::FcShares::default();
+        Self {
+            simple: d.simple,
+            multiple: d.multiple,
+            parallel: d.parallel,
+            parallel_multiple: d.parallel_multiple,
+        }
+    }
+}
+
+impl FcSharesConfig {
+    /// As the synthesiser's shares.
+    pub fn shares(&self) -> crate::fc::FcShares {
+        crate::fc::FcShares {
+            simple: self.simple,
+            multiple: self.multiple,
+            parallel: self.parallel,
+            parallel_multiple: self.parallel_multiple,
+        }
+    }
+}
+
+/// Function-calling synthesis settings (`data synth --fc`, `data tools synth`, and a stage of
+/// `data build`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FcConfig {
+    /// Function-calling trajectories (0 = none in `data build`).
+    pub count: usize,
+    /// Seed; absent = the top-level `seed`.
+    pub seed: Option<u64>,
+    /// Synthetic tool specs generated as the catalog (0 = only `catalogs`).
+    pub tools: usize,
+    /// Tool catalog files (JSONL or JSON lists of OpenAI functions) used as well.
+    pub catalogs: Vec<PathBuf>,
+    /// Share of synthetic tool descriptions written in Chinese.
+    pub zh_share: f64,
+    /// Query languages (`en`, `zh`); empty = both.
+    pub languages: Vec<String>,
+    /// Positive : irrelevance ratio.
+    pub positive_to_irrelevance: f64,
+    /// Most functions offered in one record.
+    pub max_offered: usize,
+    /// Chance that a query gives an optional parameter.
+    pub optional_given: f64,
+    /// BFCL data folder to check synthetic functions against (skipped when absent).
+    pub bfcl_data: PathBuf,
+    /// Functions at least this similar to a BFCL function document are left out.
+    pub overlap_threshold: f64,
+    /// Shares of the positive kinds.
+    pub shares: FcSharesConfig,
+}
+
+impl Default for FcConfig {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            seed: None,
+            tools: 400,
+            catalogs: Vec::new(),
+            zh_share: 0.3,
+            languages: Vec::new(),
+            positive_to_irrelevance: 4.0,
+            max_offered: 4,
+            optional_given: 0.4,
+            bfcl_data: PathBuf::from("data/cache/bfcl/data"),
+            overlap_threshold: 0.7,
+            shares: FcSharesConfig::default(),
+        }
+    }
+}
+
 /// Rendering settings: the agent-template mix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -189,6 +277,8 @@ pub struct DataConfig {
     pub stats: StatsSettings,
     /// Scenario synthesis.
     pub synth: SynthConfig,
+    /// Function-calling synthesis over synthetic or imported tools.
+    pub fc: FcConfig,
     /// Rendering under agent templates.
     pub render: RenderConfig,
     /// User files imported by `data build`.
@@ -273,6 +363,40 @@ impl DataConfig {
                 return Err(bad(format!("{name} must be a finite number >= 0, got {v}")));
             }
         }
+        for l in &self.fc.languages {
+            l.parse::<crate::synth::Lang>()
+                .map_err(|e| bad(format!("fc.languages: {e}")))?;
+        }
+        for (name, x) in [
+            ("fc.zh_share", self.fc.zh_share),
+            ("fc.optional_given", self.fc.optional_given),
+            ("fc.overlap_threshold", self.fc.overlap_threshold),
+        ] {
+            if !(0.0..=1.0).contains(&x) {
+                return Err(bad(format!("{name} must be between 0 and 1, got {x}")));
+            }
+        }
+        let sh = &self.fc.shares;
+        for (name, x) in [
+            (
+                "fc.positive_to_irrelevance",
+                self.fc.positive_to_irrelevance,
+            ),
+            ("fc.shares.simple", sh.simple),
+            ("fc.shares.multiple", sh.multiple),
+            ("fc.shares.parallel", sh.parallel),
+            ("fc.shares.parallel_multiple", sh.parallel_multiple),
+        ] {
+            if !x.is_finite() || x < 0.0 {
+                return Err(bad(format!("{name} must be a finite number >= 0, got {x}")));
+            }
+        }
+        if self.fc.max_offered < 2 {
+            return Err(bad(format!(
+                "fc.max_offered must be at least 2, got {}",
+                self.fc.max_offered
+            )));
+        }
         if self.render.per_record == 0 {
             return Err(bad("render.per_record must be at least 1".into()));
         }
@@ -345,6 +469,10 @@ mod tests {
                 .is_err_and(|m| m.contains("restarts") && m.contains("line 3")),
             "{e:?}"
         );
+        let e = DataConfig::parse("[fc.shares]\nparallel = -1\n").map_err(|e| e.to_string());
+        assert!(e.is_err_and(|m| m.contains("fc.shares.parallel")));
+        let e = DataConfig::parse("[fc]\nlanguages = [\"fr\"]\n").map_err(|e| e.to_string());
+        assert!(e.is_err_and(|m| m.contains("fc.languages")));
         let e = DataConfig::parse("[synth.weights]\nstocks = 2.0\n").map_err(|e| e.to_string());
         assert!(e.is_err_and(|m| m.contains("stocks")));
         let e = DataConfig::parse("[synth]\nrestart_share = 1.5\n").map_err(|e| e.to_string());

@@ -1,6 +1,7 @@
 //! agentune-data: the training data of agent tuning. Importers and exporters of the public
 //! agent data sets (ToolBench, AgentInstruct, KAgentInstruct, ShareGPT, OpenAI messages,
-//! BFCL) and of general SFT data (Alpaca), ratio-controlled mixing, cleaning (rules, PII anonymisation, exact and near
+//! BFCL) and of general SFT data (Alpaca), synthetic tool schemas and function-calling samples,
+//! tool catalogs, ratio-controlled mixing, cleaning (rules, PII anonymisation, exact and near
 //! duplicates, conflicts), leakage-free splits by near-duplicate group, and statistics.
 //!
 //! Records are [`Record`]s: template-independent trajectories or rendered samples, read and
@@ -11,6 +12,7 @@ pub mod config;
 pub mod convert;
 mod error;
 pub mod export;
+pub mod fc;
 pub mod hash;
 pub mod import;
 pub mod io;

@@ -232,8 +232,11 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
             );
         }
     }
-    if cfg.synth.count == 0 && cfg.import.is_empty() {
-        bail!("nothing to build: synth.count is 0 and no [[import]] source is configured");
+    let fc_on = cfg.fc.count > 0;
+    if cfg.synth.count == 0 && cfg.import.is_empty() && !fc_on {
+        bail!(
+            "nothing to build: synth.count and fc.count are 0 and no [[import]] source is configured"
+        );
     }
     // The tokenizer is loaded first, so a missing model fails before any work.
     let model = if cfg.shards.model.is_empty() {
@@ -245,6 +248,7 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
     let split_dir = p("split");
     let stats_dir = p("stats");
     let trajectories = p("trajectories.jsonl");
+    let fc_trajectories = p("fc_trajectories.jsonl");
     let imported: Vec<PathBuf> = cfg
         .import
         .iter()
@@ -262,7 +266,11 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
         manifest: load_manifest(&p(MANIFEST))?,
         dir: dir.clone(),
         force: a.force,
-        total: usize::from(synth_on) + cfg.import.len() + 7 + if model.is_some() { 2 } else { 0 },
+        total: usize::from(synth_on)
+            + usize::from(fc_on)
+            + cfg.import.len()
+            + 7
+            + if model.is_some() { 2 } else { 0 },
         done: 0,
         ran: Vec::new(),
         skipped: Vec::new(),
@@ -290,6 +298,38 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
                     restart_share: None,
                     render_output: None,
                     templates: no_templates(),
+                    fc: false,
+                    tools: Vec::new(),
+                    tool_count: None,
+                },
+            )
+        })?;
+    }
+    // 1b. Function-calling trajectories over synthetic (and configured) tool catalogs.
+    if fc_on {
+        let stage = Stage::new(
+            "synth fc",
+            json!({"seed": cfg.seed, "fc": cfg.fc, "bfcl_present": cfg.fc.bfcl_data.is_dir()}),
+        )
+        .inputs(cfg.fc.catalogs.iter().cloned())
+        .outputs([fc_trajectories.clone()]);
+        runner.stage(stage, || {
+            crate::data_tools::fc_synth_cmd(
+                &cfg,
+                &SynthArgs {
+                    count: None,
+                    output: fc_trajectories.clone(),
+                    scenarios: Vec::new(),
+                    lang: Vec::new(),
+                    positive_to_hard_negative: None,
+                    simple_to_complex: None,
+                    max_distractors: None,
+                    restart_share: None,
+                    render_output: None,
+                    templates: no_templates(),
+                    fc: true,
+                    tools: Vec::new(),
+                    tool_count: None,
                 },
             )
         })?;
@@ -319,6 +359,9 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
     let mut clean_inputs = Vec::new();
     if synth_on {
         clean_inputs.push(trajectories.clone());
+    }
+    if fc_on {
+        clean_inputs.push(fc_trajectories.clone());
     }
     clean_inputs.extend(imported.iter().cloned());
     let stage = Stage::new("clean", json!({"clean": cfg.clean, "minhash": cfg.minhash}))

@@ -1,7 +1,8 @@
 //! Tools an agent can call: the [`Tool`] trait, the [`ToolRegistry`] that validates arguments,
 //! enforces a timeout and turns every failure into an error [`Observation`] the model can
 //! reflect on, and the built-in deterministic tools (calculator, units, currency, dates,
-//! simulated weather, place and knowledge search, a sandboxed note store) plus HTTP tools.
+//! simulated weather, place and knowledge search, a sandboxed note store) plus HTTP tools, and
+//! schema-driven simulated tools for specs without an implementation (synthetic or imported).
 
 mod calculator;
 mod currency;
@@ -9,6 +10,7 @@ mod datetime;
 mod http;
 mod notes;
 mod search;
+mod simulated;
 mod units;
 mod weather;
 
@@ -36,6 +38,7 @@ pub use search::{
     Bm25Index, CATEGORIES, City, Climate, Knowledge, LookupKnowledge, PRICES, Place, SearchPlaces,
     cities, find_city, knowledge, places, tokenize,
 };
+pub use simulated::{ResponseCache, ResponseShape, SimulatedTool, response_schema, words};
 pub use units::{Conversion, ConvertUnits, convert};
 pub use weather::{DayWeather, GetForecast, GetWeather, simulate_day, sun_times};
 
