@@ -172,6 +172,9 @@ pub struct TrajectoriesArgs {
     /// Templates: built-in ids, files, folders or `*` patterns (each query gets one).
     #[arg(long, required = true, value_delimiter = ',')]
     templates: Vec<String>,
+    /// Built-in tools offered to the teacher, comma-separated names (default: all).
+    #[arg(long, value_delimiter = ',')]
+    tools: Vec<String>,
     /// Teacher: an OpenAI-compatible endpoint.
     #[arg(long)]
     endpoint: String,
@@ -353,10 +356,10 @@ fn templates(a: &TemplatesArgs) -> Result<()> {
         pb.inc(1)
     })?;
     pb.finish_and_clear();
-    tracing::info!(
-        cached = cached.hits(),
-        requested = cached.calls(),
-        "teacher replies"
+    eprintln!(
+        "teacher: {} replies from the cache, {} requested",
+        cached.hits(),
+        cached.calls()
     );
     let prefix = a.id_prefix.clone().unwrap_or_else(|| "meta".into());
     let rejections = teacher_candidates(&mut v, &replies, &prefix);
@@ -476,8 +479,16 @@ fn trajectories(a: &TrajectoriesArgs) -> Result<()> {
         .sandbox
         .clone()
         .unwrap_or_else(|| sibling(&a.out, ".sandbox"));
-    let tools = ToolRegistry::builtin(&sandbox)
+    let mut tools = ToolRegistry::builtin(&sandbox)
         .with_context(|| format!("the built-in tools (sandbox {})", sandbox.display()))?;
+    if !a.tools.is_empty() {
+        let known = tools.names().join(", ");
+        if let Some(unknown) = a.tools.iter().find(|n| tools.get(n).is_none()) {
+            bail!("--tools: no built-in tool `{unknown}` (the built-in tools: {known})");
+        }
+        let names: Vec<&str> = a.tools.iter().map(String::as_str).collect();
+        tools.retain(&names);
+    }
     let mut client =
         OpenAiClient::new(&a.endpoint, &a.model).with_timeout(Duration::from_secs(a.timeout));
     if let Some(var) = &a.api_key_env {
@@ -513,10 +524,10 @@ fn trajectories(a: &TrajectoriesArgs) -> Result<()> {
         *by_reason.entry(r.reason.as_str()).or_insert(0usize) += 1;
     }
     let reasons: Vec<String> = by_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
-    tracing::info!(
-        cached = cached.hits(),
-        requested = cached.calls(),
-        "teacher calls"
+    eprintln!(
+        "teacher: {} replies from the cache, {} requested",
+        cached.hits(),
+        cached.calls()
     );
     eprintln!(
         "{} queries: {} trajectories kept, {} failed attempts{}",

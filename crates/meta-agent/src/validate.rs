@@ -209,20 +209,23 @@ impl Validator {
             message,
             text: Some(text.to_owned()),
         };
-        let json = extract_json(text);
-        let valid_json = json.is_some_and(|j| serde_json::from_str::<Value>(j).is_ok());
-        // TOML templates hold `{placeholders}`, so a brace alone does not make JSON.
-        let mut spec = match json {
-            Some(json) if valid_json || !looks_like_toml(text) => {
-                parse_json_spec(json).map_err(|m| reject(Reason::Parse, m))?
-            }
-            _ if looks_like_toml(text) => toml::from_str::<TemplateSpec>(text)
-                .map_err(|e| reject(Reason::Parse, e.message().trim().replace('\n', " ")))?,
-            _ => {
-                return Err(reject(
-                    Reason::NoTemplate,
-                    "the text holds no JSON object".into(),
-                ));
+        // TOML templates hold `{placeholders}` and JSON examples, so a brace does not make
+        // JSON: a text that does not open with JSON (or a code fence) and has TOML keys is
+        // read as TOML.
+        let opening = text.trim_start();
+        let json_first = opening.starts_with('{') || opening.starts_with("```");
+        let mut spec = if !json_first && looks_like_toml(text) {
+            toml::from_str::<TemplateSpec>(text)
+                .map_err(|e| reject(Reason::Parse, toml_error(text, &e)))?
+        } else {
+            match extract_json(text) {
+                Some(json) => parse_json_spec(json).map_err(|m| reject(Reason::Parse, m))?,
+                None => {
+                    return Err(reject(
+                        Reason::NoTemplate,
+                        "the text holds no JSON object".into(),
+                    ));
+                }
             }
         };
         if let Some(id) = id {
@@ -501,6 +504,18 @@ pub fn similarity_text(spec: &TemplateSpec) -> String {
         spec.observation.format,
         syntax
     )
+}
+
+/// A TOML error as one line, with the line it is on.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text.get(..span.start).unwrap_or(text).matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
 }
 
 fn looks_like_toml(text: &str) -> bool {
