@@ -136,4 +136,23 @@ fn tiny_model_trains_stops_and_resumes_from_built_shards() {
         agentune_model::Pretrained::load(s(&model), agentune_model::WeightFormat::F32).unwrap();
     assert_eq!(loaded.config.num_layers, 2);
     assert_eq!(loaded.config.hidden_size, 32);
+    // One template everywhere: the shards record the agent templates their samples were
+    // rendered with, and the checkpoint carries the main one for serve, eval and the runtime.
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shards.join("index.json")).unwrap()).unwrap();
+    let counts = index["agent_templates"].as_object().unwrap();
+    assert!(!counts.is_empty(), "{index}");
+    let best = counts
+        .iter()
+        .max_by(|a, b| a.1.as_u64().cmp(&b.1.as_u64()).then(b.0.cmp(a.0)))
+        .unwrap()
+        .0;
+    for id in counts.keys() {
+        assert!(
+            shards.join(format!("agent_templates/{id}.toml")).is_file(),
+            "{id}"
+        );
+    }
+    let saved = agentune_runtime::Template::load(&model.join("agent_template.toml")).unwrap();
+    assert_eq!(saved.id(), best);
 }

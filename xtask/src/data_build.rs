@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agentune_data::Record;
+use agentune_data::render::TemplateMix;
 use agentune_data::shards::{
-    ShardIndex, ShardMeta, pack, template_id, tokenize_sample, write_shards,
+    ShardIndex, ShardMeta, count_agent_templates, pack, template_id, tokenize_sample,
+    write_agent_templates, write_shards,
 };
 use agentune_model::ModelText;
+use agentune_runtime::Template;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -42,6 +45,11 @@ pub struct BuildArgs {
     /// Run every stage of the chain, even those whose outputs are up to date.
     #[arg(long)]
     pub(crate) force: bool,
+    /// Agent template files (or folders, patterns) the samples were rendered with, so their
+    /// specs are saved with the shards and then in every checkpoint trained on them; shipped
+    /// templates are found without it (default: render.templates of the data config).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) templates: Vec<String>,
 }
 
 /// Shard settings resolved from the config and the flags.
@@ -52,6 +60,8 @@ pub(crate) struct ShardJob {
     pub max_len: usize,
     pub seed: u64,
     pub rows_per_shard: usize,
+    /// Template specs beyond the shipped ones that samples may name (see `--templates`).
+    pub templates: Vec<String>,
 }
 
 pub(crate) fn build_cmd(cfg: &agentune_data::DataConfig, a: &BuildArgs) -> Result<()> {
@@ -67,6 +77,11 @@ pub(crate) fn build_cmd(cfg: &agentune_data::DataConfig, a: &BuildArgs) -> Resul
         max_len: a.max_len.unwrap_or(cfg.shards.max_len),
         seed: a.seed.unwrap_or(cfg.seed),
         rows_per_shard: a.rows_per_shard.unwrap_or(cfg.shards.rows_per_shard),
+        templates: if a.templates.is_empty() {
+            cfg.render.templates.clone()
+        } else {
+            a.templates.clone()
+        },
     };
     let text = load_model_text(&job.model)?;
     let (index, trajectories) = build_shards(&text, &job, input, out)?;
@@ -115,6 +130,10 @@ pub(crate) fn build_shards(
     pb.enable_steady_tick(Duration::from_millis(200));
     let mut docs = Vec::with_capacity(records.len());
     let mut trajectories = 0usize;
+    let agent_templates = count_agent_templates(records.iter().filter_map(|r| match r {
+        Record::Sample(s) => Some(&**s),
+        Record::Trajectory(_) => None,
+    }));
     for r in &records {
         match r {
             Record::Sample(s) => docs.push(
@@ -134,10 +153,45 @@ pub(crate) fn build_shards(
         max_len: job.max_len,
         seed: job.seed,
         rows_per_shard: job.rows_per_shard,
+        agent_templates,
     };
+    save_agent_templates(out, &meta.agent_templates, &job.templates)?;
     let index = write_shards(out, &rows, &report, &meta)?;
     remove_stale_shards(out, &index)?;
     Ok((index, trajectories))
+}
+
+/// Saves the spec of every agent template the samples name into the shard folder; a template
+/// that cannot be found is reported (the trainer then needs `model.agent_template`).
+fn save_agent_templates(
+    out: &Path,
+    counts: &std::collections::BTreeMap<String, usize>,
+    specs: &[String],
+) -> Result<()> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let extra = if specs.is_empty() {
+        None
+    } else {
+        Some(TemplateMix::from_specs(specs, &[]).context("reading the agent templates")?)
+    };
+    let mut found = Vec::new();
+    for id in counts.keys() {
+        let t = extra
+            .as_ref()
+            .and_then(|m| m.get(id).cloned())
+            .or_else(|| Template::builtin(id).ok());
+        match t {
+            Some(t) => found.push(t),
+            None => tracing::warn!(
+                template = %id,
+                "samples name an agent template that is neither shipped nor given with --templates; its spec is not saved with the shards"
+            ),
+        }
+    }
+    write_agent_templates(out, &found)?;
+    Ok(())
 }
 
 fn remove_stale_shards(dir: &Path, index: &ShardIndex) -> Result<()> {

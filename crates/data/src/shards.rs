@@ -4,6 +4,7 @@
 //! shard files plus a JSON index. [`ShardReader`] reads them back. The byte layout is
 //! documented in `docs/formats.md`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use agentune_model::{ChatTemplate, ModelTokenizer};
@@ -193,6 +194,23 @@ pub struct ShardIndex {
     pub seed: u64,
     /// Samples dropped, and why.
     pub dropped: PackReport,
+    /// Samples per agent template (the samples' `template_id`). The trainer saves the most
+    /// used one into its checkpoints, so serve and eval prompt the tuned model the same way.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agent_templates: BTreeMap<String, usize>,
+}
+
+impl ShardIndex {
+    /// The agent template most samples were rendered with (ties: the first id in order).
+    pub fn main_agent_template(&self) -> Option<&str> {
+        let mut best: Option<(&str, usize)> = None;
+        for (id, &n) in &self.agent_templates {
+            if best.is_none_or(|(_, b)| n > b) {
+                best = Some((id, n));
+            }
+        }
+        best.map(|(id, _)| id)
+    }
 }
 
 /// Describes the data written by [`write_shards`].
@@ -210,6 +228,48 @@ pub struct ShardMeta {
     pub seed: u64,
     /// Rows per shard file.
     pub rows_per_shard: usize,
+    /// Samples per agent template id ([`count_agent_templates`]).
+    pub agent_templates: BTreeMap<String, usize>,
+}
+
+/// Folder inside a shard folder holding the spec (TOML) of every agent template the samples
+/// were rendered with, as `<id>.toml`.
+pub const AGENT_TEMPLATE_DIR: &str = "agent_templates";
+
+/// Samples per agent template id; samples without one are not counted.
+pub fn count_agent_templates<'a>(
+    samples: impl IntoIterator<Item = &'a Sample>,
+) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for s in samples {
+        if let Some(id) = &s.template_id {
+            *out.entry(id.clone()).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// Writes the spec of each agent template in `templates` into `dir/agent_templates/<id>.toml`
+/// (atomically), so the folder carries the exact templates its samples were rendered with.
+pub fn write_agent_templates(dir: &Path, templates: &[agentune_runtime::Template]) -> Result<()> {
+    let sub = dir.join(AGENT_TEMPLATE_DIR);
+    std::fs::create_dir_all(&sub).map_err(|e| Error::Io {
+        op: "create",
+        path: sub.clone(),
+        source: e,
+    })?;
+    for t in templates {
+        let id = t.id();
+        if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
+            return Err(Error::Invalid(format!(
+                "agent template id `{id}` cannot be used as a file name"
+            )));
+        }
+        let text = toml::to_string_pretty(t.spec())
+            .map_err(|e| Error::Invalid(format!("cannot serialise agent template `{id}`: {e}")))?;
+        write_atomic(sub.join(format!("{id}.toml")), text.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn encode_shard(rows: &[PackedRow]) -> Vec<u8> {
@@ -273,6 +333,7 @@ pub fn write_shards(
         chat_template: meta.chat_template.clone(),
         seed: meta.seed,
         dropped: report.clone(),
+        agent_templates: meta.agent_templates.clone(),
     };
     let json = serde_json::to_vec_pretty(&index)
         .map_err(|e| Error::Invalid(format!("cannot serialise the shard index: {e}")))?;
@@ -511,6 +572,7 @@ mod tests {
             max_len: 32,
             seed: 3,
             rows_per_shard: 4,
+            agent_templates: BTreeMap::from([("react".into(), 3), ("hermes".into(), 5)]),
         };
         let index = write_shards(dir.path(), &rows, &report, &meta).unwrap();
         assert_eq!(index.shards.len(), rows.len().div_ceil(4));
@@ -527,5 +589,46 @@ mod tests {
         std::fs::write(&first, &bytes[..bytes.len() - 3]).unwrap();
         let err = reader.read_shard(0).unwrap_err().to_string();
         assert!(err.contains("shard-00000.bin"), "{err}");
+        assert_eq!(index.main_agent_template(), Some("hermes"));
+    }
+
+    #[test]
+    fn agent_templates_are_counted_and_saved_as_loadable_specs() {
+        use agentune_schema::{Complexity, Message, QueryKind, QueryMeta};
+        let mk = |id: &str, t: Option<&str>| Sample {
+            schema_version: Default::default(),
+            id: id.into(),
+            messages: vec![Message::user("q"), Message::assistant("a")],
+            tools: Vec::new(),
+            template_id: t.map(String::from),
+            meta: QueryMeta::new("s", QueryKind::Positive, Complexity::Simple, "en"),
+            split: None,
+            group: None,
+            provenance: None,
+        };
+        let samples = [
+            mk("a", Some("react")),
+            mk("b", Some("react")),
+            mk("c", Some("hermes")),
+            mk("d", None),
+        ];
+        let counts = count_agent_templates(&samples);
+        assert_eq!(
+            counts,
+            BTreeMap::from([("hermes".into(), 1), ("react".into(), 2)])
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let react = agentune_runtime::Template::builtin("react").unwrap();
+        write_agent_templates(dir.path(), std::slice::from_ref(&react)).unwrap();
+        let back = agentune_runtime::Template::load(
+            &dir.path().join(AGENT_TEMPLATE_DIR).join("react.toml"),
+        )
+        .unwrap();
+        assert_eq!(back.spec(), react.spec());
+        // An index written before this field existed still reads.
+        let old = r#"{"version":1,"shards":[],"rows":0,"samples":0,"tokens":0,"trained_tokens":0,"max_len":8,"model":"m","vocab_size":10,"chat_template":"chatml","seed":0,"dropped":{"samples":0,"dropped_too_long":0,"dropped_untrained":0}}"#;
+        let idx: ShardIndex = serde_json::from_str(old).unwrap();
+        assert!(idx.agent_templates.is_empty());
+        assert_eq!(idx.main_agent_template(), None);
     }
 }

@@ -60,7 +60,13 @@ pub struct ModelFiles {
     pub chat_template: Option<String>,
     /// `generation_config.json`.
     pub generation_config: Option<serde_json::Value>,
+    /// The agent template the model is tuned with, as TOML ([`AGENT_TEMPLATE_FILE`]).
+    pub agent_template: Option<String>,
 }
+
+/// The agent template's file in a saved model folder: serve, eval and the agent runtime load
+/// it from there by default, so the tuned model is prompted exactly as it was trained.
+pub const AGENT_TEMPLATE_FILE: &str = "agent_template.toml";
 
 /// The folder name of the checkpoint after `step`.
 pub fn checkpoint_name(step: u64) -> String {
@@ -137,6 +143,9 @@ fn save_model(
             candle_core::safetensors::save(&tensors, &st)
                 .map_err(|e| Error::io("write", &st, std::io::Error::other(e.to_string())))?;
         }
+    }
+    if let Some(text) = &files.agent_template {
+        agentune_schema::write_atomic(dir.join(AGENT_TEMPLATE_FILE), text.as_bytes())?;
     }
     Ok(())
 }

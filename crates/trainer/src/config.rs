@@ -35,6 +35,11 @@ pub struct ModelSection {
     /// Standard deviation of random weights.
     #[serde(default = "default_init_std")]
     pub init_std: f32,
+    /// The agent template saved into every checkpoint as `agent_template.toml` (a shipped id
+    /// or a template file), which serve, eval and the agent runtime then use by default.
+    /// Default: the template most training samples were rendered with, from the shards.
+    #[serde(default)]
+    pub agent_template: Option<String>,
 }
 
 fn default_init_std() -> f32 {

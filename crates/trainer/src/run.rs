@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentune_data::shards::{PackedRow, ShardReader};
+use agentune_data::shards::{AGENT_TEMPLATE_DIR, PackedRow, ShardIndex, ShardReader};
 use agentune_model::{ModelConfig, Pretrained, WeightFormat, Weights};
+use agentune_runtime::Template;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{
@@ -76,6 +77,7 @@ fn load_start(settings: &TrainSettings, vocab: usize, max_len: usize) -> Result<
                         tokenizer: Some(p.tokenizer),
                         chat_template: p.chat_template,
                         generation_config: p.generation_config,
+                        agent_template: None,
                     },
                 },
                 p.weights,
@@ -96,6 +98,7 @@ fn load_start(settings: &TrainSettings, vocab: usize, max_len: usize) -> Result<
                         tokenizer: Some(p.tokenizer),
                         chat_template: p.chat_template,
                         generation_config: None,
+                        agent_template: None,
                     }
                 }
                 None => ModelFiles::default(),
@@ -104,6 +107,48 @@ fn load_start(settings: &TrainSettings, vocab: usize, max_len: usize) -> Result<
             Ok((Start { config, files }, weights))
         }
     }
+}
+
+/// The agent template to save with checkpoints, as TOML: `model.agent_template` when set, else
+/// the template most samples in the shards were rendered with (its spec saved with the shards,
+/// or a shipped one); `None` when the samples name no agent template.
+fn agent_template(settings: &TrainSettings, index: &ShardIndex) -> Result<Option<String>> {
+    let template = match &settings.config.model.agent_template {
+        Some(spec) => Template::resolve(spec)
+            .map_err(|e| Error::config(None, format!("model.agent_template: {e}")))?,
+        None => {
+            let Some(id) = index.main_agent_template() else {
+                tracing::info!("the shards name no agent template; checkpoints carry none");
+                return Ok(None);
+            };
+            let saved = settings
+                .config
+                .data
+                .shards
+                .join(AGENT_TEMPLATE_DIR)
+                .join(format!("{id}.toml"));
+            if saved.is_file() {
+                Template::load(&saved).map_err(|e| Error::config(Some(&saved), e.to_string()))?
+            } else {
+                Template::builtin(id).map_err(|_| {
+                    Error::config(
+                        None,
+                        format!(
+                            "the shards were rendered mostly with agent template `{id}`, whose spec is neither in {} nor shipped; set model.agent_template to its file",
+                            saved.display()
+                        ),
+                    )
+                })?
+            }
+        }
+    };
+    let text = toml::to_string_pretty(template.spec()).map_err(|e| {
+        Error::Training(format!(
+            "cannot serialise agent template `{}`: {e}",
+            template.id()
+        ))
+    })?;
+    Ok(Some(text))
 }
 
 /// Total optimizer steps of the run.
@@ -123,7 +168,8 @@ pub fn train(settings: &TrainSettings) -> Result<RunSummary> {
     let index = reader.index().clone();
     let rows = reader.read_all()?;
     let total = total_steps(settings, rows.len());
-    let (start, weights) = load_start(settings, index.vocab_size, index.max_len)?;
+    let (mut start, weights) = load_start(settings, index.vocab_size, index.max_len)?;
+    start.files.agent_template = agent_template(settings, &index)?;
     let num_parameters = weights.num_parameters();
     let out = &cfg.output.dir;
     std::fs::create_dir_all(out).map_err(|e| Error::io("create", out, e))?;

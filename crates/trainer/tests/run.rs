@@ -15,6 +15,10 @@ use agentune_trainer::{TrainConfig, TrainSettings, train};
 const VOCAB: usize = 64;
 
 fn write_data(dir: &Path) {
+    write_data_with(dir, &[]);
+}
+
+fn write_data_with(dir: &Path, templates: &[(&str, usize)]) {
     let mut seed = 5u64;
     let mut next = || {
         seed = seed
@@ -45,6 +49,10 @@ fn write_data(dir: &Path) {
         max_len: 32,
         seed: 1,
         rows_per_shard: 4,
+        agent_templates: templates
+            .iter()
+            .map(|(id, n)| (id.to_string(), *n))
+            .collect(),
     };
     write_shards(dir, &rows, &PackReport::default(), &meta).unwrap();
 }
@@ -183,4 +191,47 @@ fn stopped_and_resumed_run_equals_the_uninterrupted_run() {
     s.resume = true;
     let err = train(&s).unwrap_err().to_string();
     assert!(err.contains("no complete checkpoint"), "{err}");
+}
+
+#[test]
+fn checkpoints_carry_the_agent_template_the_shards_were_rendered_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    write_data_with(&shards, &[("react_custom", 3), ("hermes", 1)]);
+    // A template that is not shipped: its spec travels with the shards.
+    let mut spec = agentune_runtime::Template::builtin("react")
+        .unwrap()
+        .spec()
+        .clone();
+    spec.id = "react_custom".into();
+    let custom = agentune_runtime::Template::from_spec(spec).unwrap();
+    agentune_data::shards::write_agent_templates(&shards, std::slice::from_ref(&custom)).unwrap();
+
+    let out = dir.path().join("run");
+    train(&settings(&shards, &out, 1)).unwrap();
+    let saved = out.join("checkpoints/step-00000008/model/agent_template.toml");
+    let loaded = agentune_runtime::Template::load(&saved).unwrap();
+    assert_eq!(loaded.spec(), custom.spec());
+
+    // The config overrides the shards' choice.
+    let out2 = dir.path().join("run2");
+    let mut s = settings(&shards, &out2, 1);
+    s.config.model.agent_template = Some("hermes".into());
+    train(&s).unwrap();
+    let saved = out2.join("checkpoints/step-00000008/model/agent_template.toml");
+    assert_eq!(
+        agentune_runtime::Template::load(&saved).unwrap().id(),
+        "hermes"
+    );
+
+    // A template the trainer cannot find is an error that says what to set.
+    let lost = dir.path().join("lost");
+    write_data_with(&lost, &[("nowhere", 2)]);
+    let err = train(&settings(&lost, &dir.path().join("run3"), 1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nowhere") && err.contains("model.agent_template"),
+        "{err}"
+    );
 }

@@ -461,6 +461,7 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
             max_len: cfg.shards.max_len,
             seed: cfg.seed,
             rows_per_shard: cfg.shards.rows_per_shard,
+            templates: cfg.render.templates.clone(),
         };
         let settings = json!({
             "model": cfg.shards.model,
@@ -468,6 +469,7 @@ pub(crate) fn run(cfg: &DataConfig, a: &BuildArgs) -> Result<()> {
             "max_len": job.max_len,
             "seed": job.seed,
             "rows_per_shard": job.rows_per_shard,
+            "templates": job.templates,
         });
         for (name, input) in [("train", &train), ("validation", &validation)] {
             let out = p("shards").join(name);
