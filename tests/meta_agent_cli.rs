@@ -22,6 +22,10 @@ fn meta_fixture(name: &str) -> String {
     fixture(&format!("meta_agent/{name}"))
 }
 
+fn report_file(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn report(dir: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
@@ -522,6 +526,19 @@ fn trajectories_are_kept_only_when_every_check_holds() {
     let rejected = lines(&dir.path().join("traj.rejected.jsonl"));
     assert_eq!(rejected[0]["reason"], "semantic");
     assert!(rejected[0]["message"].as_str().unwrap().contains("400"));
+    let r = report_file(&dir.path().join("traj.report.json"));
+    assert_eq!(
+        (r["queries"].as_u64(), r["kept"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(r["attempts"], 2);
+    assert_eq!(r["rejected"], json!({"semantic": 1}));
+    assert_eq!(r["kept_on_attempt"], json!({"2": 1}));
+    assert_eq!(r["templates"]["react"], json!({"queries": 1, "kept": 1}));
+    assert_eq!(
+        (r["requests"].as_u64(), r["cache_hits"].as_u64()),
+        (Some(4), Some(0))
+    );
     // A rerun is answered from the cache (the scripted server is gone).
     let err = ok(&xtask(&[
         "meta-agent",
@@ -543,6 +560,11 @@ fn trajectories_are_kept_only_when_every_check_holds() {
     assert!(
         err.contains("teacher: 4 replies from the cache, 0 requested"),
         "{err}"
+    );
+    let r = report_file(&dir.path().join("traj.report.json"));
+    assert_eq!(
+        (r["requests"].as_u64(), r["cache_hits"].as_u64()),
+        (Some(0), Some(4))
     );
 }
 
@@ -582,6 +604,35 @@ fn our_server_as_teacher_for_trajectories_records_every_failure() {
     assert!(err.contains("12 queries"), "{err}");
     let rejected = lines(&dir.path().join("traj.rejected.jsonl"));
     assert!(!rejected.is_empty());
+    let kept = lines(&out);
+    let r = report_file(&dir.path().join("traj.report.json"));
+    assert_eq!(r["queries"], 12);
+    assert_eq!(r["kept"].as_u64().unwrap(), kept.len() as u64);
+    let counted: u64 = r["rejected"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, rejected.len() as u64);
+    let per_template: u64 = r["templates"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["queries"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_template, 12);
+    // Every kept trajectory passed the three checks.
+    for t in &kept {
+        let passed: Vec<&str> = t["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["passed"] == true)
+            .map(|c| c["check"].as_str().unwrap())
+            .collect();
+        assert_eq!(passed, ["format", "execution", "semantic"], "{t}");
+    }
     for r in &rejected {
         assert!(
             ["no_answer", "format", "execution", "semantic"]

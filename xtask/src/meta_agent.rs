@@ -456,7 +456,7 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 }
 
 fn trajectories(a: &TrajectoriesArgs) -> Result<()> {
-    use agentune_meta_agent::trajectories::{TrajectorySettings, teach_all};
+    use agentune_meta_agent::trajectories::{TrajectoryReport, TrajectorySettings, teach_all};
     let queries = read_queries(&a.queries)?;
     let mix = agentune_data::render::TemplateMix::from_specs(&a.templates, &[])?;
     let templates: Vec<agentune_runtime::Template> = mix.templates().cloned().collect();
@@ -519,11 +519,15 @@ fn trajectories(a: &TrajectoriesArgs) -> Result<()> {
     agentune_schema::write_jsonl(&a.out, kept.iter().copied())?;
     let rejected_path = sibling(&a.out, ".rejected.jsonl");
     agentune_schema::write_jsonl(&rejected_path, rejected.iter().copied())?;
-    let mut by_reason = std::collections::BTreeMap::new();
-    for r in &rejected {
-        *by_reason.entry(r.reason.as_str()).or_insert(0usize) += 1;
-    }
-    let reasons: Vec<String> = by_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    let report = TrajectoryReport::new(&results, cached.hits(), cached.calls());
+    let report_path = sibling(&a.out, ".report.json");
+    let json = serde_json::to_string_pretty(&report).context("encoding the report")?;
+    agentune_schema::write_atomic(&report_path, format!("{json}\n").as_bytes())?;
+    let reasons: Vec<String> = report
+        .rejected
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
     eprintln!(
         "teacher: {} replies from the cache, {} requested",
         cached.hits(),
@@ -541,9 +545,10 @@ fn trajectories(a: &TrajectoriesArgs) -> Result<()> {
         }
     );
     eprintln!(
-        "kept in {}, rejections in {}",
+        "kept in {}, rejections in {}, report in {}",
         a.out.display(),
-        rejected_path.display()
+        rejected_path.display(),
+        report_path.display()
     );
     Ok(())
 }

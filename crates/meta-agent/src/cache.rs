@@ -117,8 +117,22 @@ impl ResponseCache {
     }
 }
 
+/// Whether a failed call is worth trying again: the request did not complete (connection,
+/// timeout) or the server was busy or failing (408, 429, 5xx). A refusal of the request
+/// itself (400, 401, 404, ...) would fail the same way again.
+pub fn is_transient(e: &agentune_runtime::Error) -> bool {
+    match e {
+        agentune_runtime::Error::Http { .. } => true,
+        agentune_runtime::Error::HttpStatus { status, .. } => {
+            matches!(status, 408 | 429) || *status >= 500
+        }
+        _ => false,
+    }
+}
+
 /// A model whose answers are cached: a request seen before is answered from the cache.
-/// Failed calls are retried with exponential backoff before the error is returned.
+/// Failed calls are retried with exponential backoff when the failure is transient
+/// ([`is_transient`]) before the error is returned.
 #[derive(Debug)]
 pub struct CachedModel<'a, M: ChatModel + ?Sized> {
     inner: &'a M,
@@ -175,7 +189,7 @@ impl<M: ChatModel + ?Sized> ChatModel for CachedModel<'_, M> {
             self.calls.fetch_add(1, Ordering::Relaxed);
             match self.inner.chat(request) {
                 Ok(r) => break r,
-                Err(e) if tries < self.retries => {
+                Err(e) if tries < self.retries && is_transient(&e) => {
                     tracing::warn!(error = %e, retry_in_ms = wait, "teacher call failed; retrying");
                     std::thread::sleep(std::time::Duration::from_millis(wait));
                     wait = wait.saturating_mul(2);
@@ -199,6 +213,55 @@ mod tests {
     use agentune_runtime::model::ScriptedModel;
     use agentune_schema::Message;
 
+    /// Fails with the given statuses (0: connection failure) in turn, then answers.
+    struct Flaky {
+        statuses: Mutex<Vec<u16>>,
+    }
+
+    impl ChatModel for Flaky {
+        fn chat(&self, _: &ChatRequest) -> agentune_runtime::Result<ChatResponse> {
+            let next = self.statuses.lock().unwrap().pop();
+            let url = "http://teacher".to_owned();
+            match next {
+                Some(0) => Err(agentune_runtime::Error::Http {
+                    url,
+                    message: "connection refused".into(),
+                }),
+                Some(status) => Err(agentune_runtime::Error::HttpStatus {
+                    url,
+                    status,
+                    body: "no".into(),
+                }),
+                None => ScriptedModel::from_texts(["ok"]).chat(&ChatRequest::new(Vec::new())),
+            }
+        }
+    }
+
+    fn flaky(statuses: &[u16]) -> Flaky {
+        let mut s = statuses.to_vec();
+        s.reverse();
+        Flaky {
+            statuses: Mutex::new(s),
+        }
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        let request = ChatRequest::new(vec![Message::user("hi")]);
+        let busy = flaky(&[0, 503, 429]);
+        let m = CachedModel::new(&busy, "t", None).with_retries(3, 1);
+        assert_eq!(m.chat(&request).unwrap().message.content_str(), "ok");
+        assert_eq!(m.calls(), 4);
+        let refused = flaky(&[400]);
+        let m = CachedModel::new(&refused, "t", None).with_retries(3, 1);
+        assert!(m.chat(&request).unwrap_err().to_string().contains("400"));
+        assert_eq!(m.calls(), 1);
+        let down = flaky(&[502, 502, 502]);
+        let m = CachedModel::new(&down, "t", None).with_retries(2, 1);
+        assert!(m.chat(&request).is_err());
+        assert_eq!(m.calls(), 3);
+    }
+
     #[test]
     fn a_rerun_is_answered_from_the_cache_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -217,10 +280,11 @@ mod tests {
         let m = CachedModel::new(&model, "teacher", Some(&cache));
         assert_eq!(m.chat(&request).unwrap().message.content_str(), "first");
         assert_eq!((m.calls(), m.hits()), (0, 1));
-        // Another model name is another key: the empty script errors after its retries.
+        // Another model name is another key: the empty script's error is not transient, so
+        // it is not retried.
         let other = CachedModel::new(&model, "other", Some(&cache)).with_retries(1, 1);
         assert!(other.chat(&request).is_err());
-        assert_eq!(other.calls(), 2);
+        assert_eq!(other.calls(), 1);
         // A torn last line is skipped, a bad middle line is an error naming the line.
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, format!("{text}{{\"key\": \"x\", \"resp")).unwrap();

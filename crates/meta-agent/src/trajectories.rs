@@ -112,10 +112,76 @@ pub struct TrajectoryRejection {
 /// The result of one query: the kept trajectory (if any) and every failed attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryResult {
+    /// The template the query ran under.
+    pub template: String,
     /// The kept trajectory.
     pub kept: Option<Trajectory>,
     /// Every failed attempt, with its reason.
     pub rejections: Vec<TrajectoryRejection>,
+}
+
+/// Kept and tried queries of one template.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateCounts {
+    /// Queries run under the template.
+    pub queries: usize,
+    /// Trajectories kept.
+    pub kept: usize,
+}
+
+/// The summary of a trajectories run, written next to the trajectories.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryReport {
+    /// Queries run.
+    pub queries: usize,
+    /// Trajectories kept (at most one per query).
+    pub kept: usize,
+    /// Attempts made, failed ones included.
+    pub attempts: usize,
+    /// Failed attempts by reason (`request`, `no_answer`, `format`, `execution`, `semantic`).
+    pub rejected: std::collections::BTreeMap<String, usize>,
+    /// Kept trajectories by the attempt that produced them (`1`: the first).
+    pub kept_on_attempt: std::collections::BTreeMap<usize, usize>,
+    /// Queries and kept trajectories per template.
+    pub templates: std::collections::BTreeMap<String, TemplateCounts>,
+    /// Teacher requests answered from the response cache.
+    pub cache_hits: usize,
+    /// Teacher requests sent.
+    pub requests: usize,
+}
+
+impl TrajectoryReport {
+    /// Counts the results of a run; `cache_hits` and `requests` come from the cached model.
+    pub fn new(results: &[QueryResult], cache_hits: usize, requests: usize) -> Self {
+        let mut r = Self {
+            queries: results.len(),
+            cache_hits,
+            requests,
+            ..Default::default()
+        };
+        for q in results {
+            let t = r.templates.entry(q.template.clone()).or_default();
+            t.queries += 1;
+            r.attempts += q.rejections.len();
+            for rej in &q.rejections {
+                *r.rejected
+                    .entry(rej.reason.as_str().to_owned())
+                    .or_insert(0) += 1;
+            }
+            if q.kept.is_some() {
+                t.kept += 1;
+                r.kept += 1;
+                r.attempts += 1;
+                *r.kept_on_attempt.entry(q.rejections.len() + 1).or_insert(0) += 1;
+            }
+        }
+        r
+    }
+
+    /// Failed attempts, all reasons together.
+    pub fn failed_attempts(&self) -> usize {
+        self.rejected.values().sum()
+    }
 }
 
 /// A model that counts its calls against a budget.
@@ -443,6 +509,7 @@ pub fn teach_one<M: ChatModel + ?Sized>(
                     });
                 }
                 return QueryResult {
+                    template: template.id().to_owned(),
                     kept: Some(traj),
                     rejections,
                 };
@@ -460,6 +527,7 @@ pub fn teach_one<M: ChatModel + ?Sized>(
         }
     }
     QueryResult {
+        template: template.id().to_owned(),
         kept: None,
         rejections,
     }
@@ -590,6 +658,51 @@ mod tests {
             text.contains("An earlier attempt") && text.contains("It is 400"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_report_counts_attempts_reasons_and_templates() {
+        let (_d, tools) = registry();
+        let t = Template::builtin("react").unwrap();
+        let model = ScriptedModel::from_texts([
+            CALC,
+            "Thought: Done.\nFinal Answer: It is 400.",
+            CALC,
+            "Thought: Done.\nFinal Answer: 395",
+            "no format at all",
+            "still nothing",
+            "no format at all",
+            "still nothing",
+        ]);
+        let settings = TrajectorySettings {
+            attempts: 2,
+            ..Default::default()
+        };
+        let results = vec![
+            teach_one(
+                &model,
+                "t",
+                &tools,
+                &t,
+                &q("a", "Compute 17 * 23 + 4", Some("395")),
+                &settings,
+            ),
+            teach_one(&model, "t", &tools, &t, &q("b", "hi", Some("x")), &settings),
+        ];
+        let r = TrajectoryReport::new(&results, 1, 6);
+        assert_eq!((r.queries, r.kept, r.attempts), (2, 1, 4));
+        assert_eq!(r.rejected.get("semantic"), Some(&1));
+        assert_eq!(r.rejected.get("no_answer"), Some(&2), "{:?}", r.rejected);
+        assert_eq!(r.failed_attempts(), 3);
+        assert_eq!(r.kept_on_attempt.get(&2), Some(&1));
+        assert_eq!(
+            r.templates.get("react"),
+            Some(&TemplateCounts {
+                queries: 2,
+                kept: 1
+            })
+        );
+        assert_eq!((r.cache_hits, r.requests), (1, 6));
     }
 
     #[test]
