@@ -166,6 +166,112 @@ fn cluster_groups_queries_by_topic_and_language() {
     assert_eq!(sets[set_of("z2")]["language"], "zh");
 }
 
+/// An embeddings endpoint that knows two meanings, weather (in English and Chinese) and
+/// arithmetic; answers `requests` requests.
+fn scripted_embeddings(requests: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for _ in 0..requests {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let request: Value = serde_json::from_slice(&body).unwrap();
+            let data: Vec<Value> = request["input"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let t = t.as_str().unwrap().to_lowercase();
+                    let weather = ["weather", "rain", "天气", "下雨"]
+                        .iter()
+                        .any(|w| t.contains(w));
+                    let v = if weather { [1.0, 0.1] } else { [0.1, 1.0] };
+                    json!({"object": "embedding", "index": i, "embedding": v})
+                })
+                .collect();
+            let payload = json!({"object": "list", "data": data}).to_string();
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+                payload.len()
+            )
+            .unwrap();
+        }
+    });
+    url
+}
+
+#[test]
+fn cluster_by_embeddings_groups_meanings_across_languages() {
+    let url = scripted_embeddings(1);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sets.jsonl");
+    let err = ok(&xtask(&[
+        "meta-agent",
+        "cluster",
+        "--queries",
+        &meta_fixture("queries.jsonl"),
+        "--sets",
+        "2",
+        "--set-size",
+        "6",
+        "--max-set-size",
+        "8",
+        "--embed-endpoint",
+        &url,
+        "--embed-model",
+        "emb",
+        "--out",
+        s(&out),
+    ]));
+    assert!(err.contains("12 queries in 2 sets"), "{err}");
+    let sets = lines(&out);
+    let ids = |s: &Value| -> Vec<String> {
+        s["queries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // English and Chinese weather queries share a set; the arithmetic ones have their own.
+    assert_eq!(
+        ids(&sets[0]),
+        ["w1", "w2", "w3", "w4", "z1", "z2", "z3", "z4"]
+    );
+    assert_eq!(ids(&sets[1]), ["m1", "m2", "m3", "m4"]);
+    // A dead endpoint is a clear error naming it.
+    let out = xtask(&[
+        "meta-agent",
+        "cluster",
+        "--queries",
+        &meta_fixture("queries.jsonl"),
+        "--embed-endpoint",
+        "http://127.0.0.1:9/v1",
+        "--embed-model",
+        "emb",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("127.0.0.1:9/v1/embeddings"), "{err}");
+}
+
 /// GPT-2's byte-to-character map: the 256 characters byte-level BPE writes bytes as.
 fn byte_chars() -> Vec<char> {
     let mut bytes: Vec<u32> = (b'!' as u32..=b'~' as u32)

@@ -9,8 +9,9 @@ use std::time::Duration;
 use agentune_meta_agent::cache::{CachedModel, ResponseCache};
 use agentune_meta_agent::run::{grammar_candidates, teacher_candidates, write_run};
 use agentune_meta_agent::{
-    ClusterSettings, GrammarSettings, MetaPrompt, Rejection, Report, ValidationSettings, Validator,
-    cluster_queries, read_queries, teacher,
+    ClusterSettings, EmbeddingClient, GrammarSettings, MetaPrompt, QuerySet, Rejection, Report,
+    SeedQuery, ValidationSettings, Validator, cluster_embedded, cluster_queries, read_queries,
+    teacher,
 };
 use agentune_runtime::model::OpenAiClient;
 use agentune_runtime::tools::ToolRegistry;
@@ -68,9 +69,40 @@ pub struct SetArgs {
     /// Seed of the clustering.
     #[arg(long = "cluster-seed", default_value_t = 1)]
     cluster_seed: u64,
+    /// Group by embeddings from this OpenAI-compatible endpoint (`/embeddings` is appended)
+    /// instead of character n-grams.
+    #[arg(long, requires = "embed_model")]
+    embed_endpoint: Option<String>,
+    /// Embedding model name.
+    #[arg(long, requires = "embed_endpoint")]
+    embed_model: Option<String>,
+    /// Environment variable holding the embedding endpoint's API key.
+    #[arg(long, requires = "embed_endpoint")]
+    embed_api_key_env: Option<String>,
 }
 
 impl SetArgs {
+    /// The query sets: by embeddings when an endpoint is given, else by character n-grams.
+    fn sets(&self, queries: &[SeedQuery]) -> Result<Vec<QuerySet>> {
+        let (Some(url), Some(model)) = (&self.embed_endpoint, &self.embed_model) else {
+            return Ok(cluster_queries(queries, &self.settings())?);
+        };
+        let mut client = EmbeddingClient::new(url, model);
+        if let Some(var) = &self.embed_api_key_env {
+            let key = std::env::var(var)
+                .with_context(|| format!("--embed-api-key-env: {var} is not set"))?;
+            client = client.with_api_key(key);
+        }
+        let texts: Vec<&str> = queries.iter().map(|q| q.query.as_str()).collect();
+        let vectors = client.embed(&texts)?;
+        tracing::info!(
+            queries = texts.len(),
+            dim = vectors.first().map_or(0, Vec::len),
+            "query embeddings"
+        );
+        Ok(cluster_embedded(queries, &vectors, &self.settings())?)
+    }
+
     fn settings(&self) -> ClusterSettings {
         ClusterSettings {
             set_size: self.set_size,
@@ -336,7 +368,7 @@ fn templates(a: &TemplatesArgs) -> Result<()> {
     if let Some(n) = a.max_tokens {
         prompt.max_tokens = Some(n);
     }
-    let sets = cluster_queries(&queries, &a.sets.settings())?;
+    let sets = a.sets.sets(&queries)?;
     tracing::info!(queries = queries.len(), sets = sets.len(), "query sets");
     let mut client =
         OpenAiClient::new(endpoint, model_name).with_timeout(Duration::from_secs(a.timeout));
@@ -427,7 +459,7 @@ fn validate(a: &ValidateArgs) -> Result<()> {
 
 fn cluster(a: &ClusterArgs) -> Result<()> {
     let queries = read_queries(&a.queries)?;
-    let sets = cluster_queries(&queries, &a.sets.settings())?;
+    let sets = a.sets.sets(&queries)?;
     match &a.out {
         Some(p) => {
             agentune_schema::write_jsonl(p, sets.iter())?;

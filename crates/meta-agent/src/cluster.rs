@@ -314,6 +314,64 @@ pub fn cluster_queries(queries: &[SeedQuery], s: &ClusterSettings) -> Result<Vec
     let texts: Vec<&str> = queries.iter().map(|q| q.query.as_str()).collect();
     let v = vectorise(&texts, s);
     let dim = v.vocab.len();
+    Ok(group(queries, s, &v.rows, dim, &v))
+}
+
+/// As [`cluster_queries`], but the queries are grouped by the given embeddings (one vector
+/// per query, all of one length, e.g. from an [`crate::EmbeddingClient`]) under cosine
+/// similarity; keywords still come from the character n-grams.
+pub fn cluster_embedded(
+    queries: &[SeedQuery],
+    embeddings: &[Vec<f32>],
+    s: &ClusterSettings,
+) -> Result<Vec<QuerySet>> {
+    s.validate()?;
+    if embeddings.len() != queries.len() {
+        return Err(Error::Invalid(format!(
+            "{} embeddings for {} queries",
+            embeddings.len(),
+            queries.len()
+        )));
+    }
+    if queries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dim = embeddings[0].len();
+    if let Some(i) = embeddings
+        .iter()
+        .position(|e| e.len() != dim || e.iter().any(|x| !x.is_finite()))
+    {
+        return Err(Error::Invalid(format!(
+            "the embedding of query {} ({}) has {} numbers or a non-finite one; the first has {dim}",
+            i + 1,
+            queries[i].id,
+            embeddings[i].len()
+        )));
+    }
+    let rows: Vec<Sparse> = embeddings
+        .iter()
+        .map(|e| {
+            let norm = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+            e.iter()
+                .enumerate()
+                .map(|(k, x)| (k as u32, x * scale))
+                .collect()
+        })
+        .collect();
+    let texts: Vec<&str> = queries.iter().map(|q| q.query.as_str()).collect();
+    let v = vectorise(&texts, s);
+    Ok(group(queries, s, &rows, dim, &v))
+}
+
+/// Groups by `rows` (unit vectors of `dim` features); keywords from the n-gram vectors `v`.
+fn group(
+    queries: &[SeedQuery],
+    s: &ClusterSettings,
+    rows: &[Sparse],
+    dim: usize,
+    v: &Vectors,
+) -> Vec<QuerySet> {
     let mut rng = Rng::new(s.seed);
     let all: Vec<usize> = (0..queries.len()).collect();
     let k = if s.sets > 0 {
@@ -321,7 +379,7 @@ pub fn cluster_queries(queries: &[SeedQuery], s: &ClusterSettings) -> Result<Vec
     } else {
         queries.len().div_ceil(s.set_size)
     };
-    let mut groups = kmeans(&v.rows, &all, k, dim, s.iterations, &mut rng);
+    let mut groups = kmeans(rows, &all, k, dim, s.iterations, &mut rng);
     // Split what is too big.
     let mut done = Vec::new();
     while let Some(g) = groups.pop() {
@@ -330,7 +388,7 @@ pub fn cluster_queries(queries: &[SeedQuery], s: &ClusterSettings) -> Result<Vec
             continue;
         }
         let parts = g.len().div_ceil(s.set_size).max(2);
-        groups.extend(kmeans(&v.rows, &g, parts, dim, s.iterations, &mut rng));
+        groups.extend(kmeans(rows, &g, parts, dim, s.iterations, &mut rng));
     }
     // Merge what is too small into the nearest set with room, smallest first.
     done.sort_by_key(|g| (g.len(), g.first().copied()));
@@ -340,17 +398,14 @@ pub fn cluster_queries(queries: &[SeedQuery], s: &ClusterSettings) -> Result<Vec
             i += 1;
             continue;
         }
-        let c = centre(&v.rows, &done[i], dim);
+        let c = centre(rows, &done[i], dim);
         let mut target: Option<(usize, f32)> = None;
         for (j, other) in done.iter().enumerate() {
             if j == i || other.len() + done[i].len() > s.max_size {
                 continue;
             }
-            let sim = other
-                .iter()
-                .map(|&m| dense_dot(&c, &v.rows[m]))
-                .sum::<f32>()
-                / other.len() as f32;
+            let sim =
+                other.iter().map(|&m| dense_dot(&c, &rows[m])).sum::<f32>() / other.len() as f32;
             if target.is_none_or(|(_, best)| sim > best) {
                 target = Some((j, sim));
             }
@@ -371,17 +426,16 @@ pub fn cluster_queries(queries: &[SeedQuery], s: &ClusterSettings) -> Result<Vec
         g.sort_unstable();
     }
     done.sort_by_key(|g| g.first().copied());
-    let sets = done
-        .into_iter()
+    done.into_iter()
         .enumerate()
         .map(|(n, g)| {
-            let c = centre(&v.rows, &g, dim);
+            let c = centre(rows, &g, dim);
             let cohesion = g
                 .iter()
-                .map(|&m| f64::from(dense_dot(&c, &v.rows[m])))
+                .map(|&m| f64::from(dense_dot(&c, &rows[m])))
                 .sum::<f64>()
                 / g.len() as f64;
-            let mut weights: Vec<(usize, f32)> = c
+            let mut weights: Vec<(usize, f32)> = centre(&v.rows, &g, v.vocab.len())
                 .iter()
                 .copied()
                 .enumerate()
@@ -415,8 +469,7 @@ pub fn cluster_queries(queries: &[SeedQuery], s: &ClusterSettings) -> Result<Vec
                 queries: g.iter().map(|&m| queries[m].clone()).collect(),
             }
         })
-        .collect();
-    Ok(sets)
+        .collect()
 }
 
 #[cfg(test)]
@@ -461,6 +514,44 @@ mod tests {
         sets.iter()
             .position(|s| s.queries.iter().any(|q| q.query == text))
             .unwrap()
+    }
+
+    #[test]
+    fn embeddings_decide_the_sets_when_given() {
+        // Lexically, the pairs share words across topics; the vectors say otherwise.
+        let texts = [
+            "will it rain in Paris tomorrow",
+            "is 17 a prime number in Paris",
+            "do I need an umbrella tomorrow",
+            "is 91 a prime number",
+        ];
+        let queries = q(&texts);
+        let vectors = vec![
+            vec![1.0, 0.1, 0.0],
+            vec![0.0, 1.0, 0.2],
+            vec![0.9, 0.0, 0.1],
+            vec![0.1, 0.8, 0.0],
+        ];
+        let s = ClusterSettings {
+            set_size: 2,
+            max_size: 2,
+            min_size: 1,
+            ..Default::default()
+        };
+        let sets = cluster_embedded(&queries, &vectors, &s).unwrap();
+        let ids: Vec<Vec<&str>> = sets
+            .iter()
+            .map(|s| s.queries.iter().map(|q| q.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, [["q0", "q2"], ["q1", "q3"]]);
+        assert!(sets.iter().all(|s| s.cohesion > 0.9), "{sets:?}");
+        assert!(!sets[0].keywords.is_empty());
+        let e = cluster_embedded(&queries, &vectors[..3], &s).unwrap_err();
+        assert!(e.to_string().contains("3 embeddings for 4 queries"), "{e}");
+        let mut ragged = vectors.clone();
+        ragged[2].push(1.0);
+        let e = cluster_embedded(&queries, &ragged, &s).unwrap_err();
+        assert!(e.to_string().contains("query 3 (q2)"), "{e}");
     }
 
     #[test]

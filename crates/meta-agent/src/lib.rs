@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod cluster;
+pub mod embed;
 mod error;
 pub mod grammar;
 pub mod query;
@@ -17,7 +18,8 @@ pub mod teacher;
 pub mod trajectories;
 pub mod validate;
 
-pub use cluster::{ClusterSettings, QuerySet, cluster_queries};
+pub use cluster::{ClusterSettings, QuerySet, cluster_embedded, cluster_queries};
+pub use embed::EmbeddingClient;
 pub use error::{Error, Result};
 pub use grammar::{GrammarSettings, generate};
 pub use query::{SeedQuery, read_queries};
