@@ -21,6 +21,7 @@ mod eval_judge;
 mod eval_report;
 mod fetch_model;
 mod generate;
+mod meta_agent;
 mod plan;
 mod schema;
 mod serve;
@@ -73,6 +74,11 @@ enum Command {
     Train(train::TrainArgs),
     /// Size a training run: memory per GPU under ZeRO-0/1/2/3, hours, cost and implied MFU.
     Plan(plan::PlanArgs),
+    /// Meta-agent: new agent prompt templates (grammar or teacher), validated, with a report.
+    MetaAgent {
+        #[command(subcommand)]
+        command: meta_agent::MetaAgentCommand,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -106,6 +112,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Plan(args) => plan::run(&args),
+        Command::MetaAgent { command } => meta_agent::run(&command),
     }
 }
 
