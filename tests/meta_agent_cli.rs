@@ -8,13 +8,10 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 
-use agentune_model::{Architecture, ModelConfig, ModelTokenizer, Weights, save_hf};
-use candle_core::quantized::gguf_file::Value as G;
+use agentune_model::{Architecture, ModelConfig, Weights, save_hf};
 use common::{fixture, lines, ok, s, xtask};
 use serde_json::{Value, json};
 
@@ -272,53 +269,8 @@ fn cluster_by_embeddings_groups_meanings_across_languages() {
     assert!(err.contains("127.0.0.1:9/v1/embeddings"), "{err}");
 }
 
-/// GPT-2's byte-to-character map: the 256 characters byte-level BPE writes bytes as.
-fn byte_chars() -> Vec<char> {
-    let mut bytes: Vec<u32> = (b'!' as u32..=b'~' as u32)
-        .chain(0xA1..=0xAC)
-        .chain(0xAE..=0xFF)
-        .collect();
-    let mut chars = bytes.clone();
-    let mut n = 0;
-    for b in 0..256u32 {
-        if !bytes.contains(&b) {
-            bytes.push(b);
-            chars.push(256 + n);
-            n += 1;
-        }
-    }
-    let mut c: Vec<char> = chars.into_iter().filter_map(char::from_u32).collect();
-    c.sort();
-    c
-}
-
-fn tiny_tokenizer() -> ModelTokenizer {
-    let mut tokens: Vec<String> = byte_chars().iter().map(|c| c.to_string()).collect();
-    tokens.push("<|im_start|>".into());
-    tokens.push("<|im_end|>".into());
-    let n = tokens.len();
-    let mut types = vec![G::I32(1); n];
-    types[n - 2] = G::I32(3);
-    types[n - 1] = G::I32(3);
-    let md: HashMap<String, G> = [
-        ("tokenizer.ggml.model", G::String("gpt2".into())),
-        ("tokenizer.ggml.pre", G::String("smollm".into())),
-        (
-            "tokenizer.ggml.tokens",
-            G::Array(tokens.into_iter().map(G::String).collect()),
-        ),
-        ("tokenizer.ggml.token_type", G::Array(types)),
-        ("tokenizer.ggml.merges", G::Array(Vec::new())),
-        ("tokenizer.ggml.bos_token_id", G::U32(n as u32 - 2)),
-        ("tokenizer.ggml.eos_token_id", G::U32(n as u32 - 1)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    ModelTokenizer::from_gguf(&md).unwrap()
-}
-
-/// A tiny random Llama saved as an HF folder.
+/// A tiny random Llama saved as an HF folder (no agent template: the server renders tools
+/// with its default).
 fn tiny_checkpoint(dir: &std::path::Path) {
     let config = ModelConfig {
         architecture: Architecture::Llama,
@@ -340,47 +292,22 @@ fn tiny_checkpoint(dir: &std::path::Path) {
         eos_token_ids: vec![257],
     };
     let weights = Weights::random(&config, 0.2, 7).unwrap();
-    save_hf(dir, &config, &weights, &tiny_tokenizer(), None, None).unwrap();
+    save_hf(
+        dir,
+        &config,
+        &weights,
+        &common::tiny_tokenizer(),
+        None,
+        None,
+    )
+    .unwrap();
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `xtask serve` on a free port; returns it and its base URL.
-fn serve(model: &std::path::Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args([
-            "serve",
-            "--model",
-            s(model),
-            "--served-model-name",
-            "teacher",
-            "--port",
-            "0",
-        ])
-        .env("AGENTUNE_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("xtask serve ended before listening")
-            .unwrap();
-        if let Some(rest) = line.split("http://").nth(1) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), format!("http://{addr}/v1"))
+/// Starts `xtask serve` on the checkpoint as model `teacher`; returns it and its base URL.
+fn serve(model: &std::path::Path) -> (common::Server, String) {
+    let server = common::serve(&["--model", s(model), "--served-model-name", "teacher"]);
+    let url = format!("http://{}/v1", server.addr);
+    (server, url)
 }
 
 #[test]

@@ -655,17 +655,14 @@ impl Attention {
     }
 }
 
-/// Attention `softmax(scale * q k^T, mask) v` for `q` `(b, groups, rows, d)` and `k`, `v`
-/// `(b, groups, keys, d)`: query heads sharing a key/value head are stacked along the rows
-/// (row `r` is query `r % t`). Only `q`, `k`, `v` are kept for the backward pass, which
-/// recomputes the probabilities.
-pub fn attention(
+/// Checks that `q` `(b, g, rows, d)`, `k` and `v` `(b, g, keys, d)` fit each other and
+/// `mask`; returns `(b, g, rows, d)`.
+fn check_attention(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,
-    scale: f64,
     mask: &CausalMask,
-) -> CResult<Tensor> {
+) -> CResult<(usize, usize, usize, usize)> {
     let (b, g, rows, d) = q.dims4()?;
     let (kb, kg, keys, kd) = k.dims4()?;
     if (kb, kg, kd) != (b, g, d) || v.dims() != k.dims() {
@@ -677,6 +674,21 @@ pub fn attention(
         );
     }
     mask.check(&[rows, keys], "attention")?;
+    Ok((b, g, rows, d))
+}
+
+/// Attention `softmax(scale * q k^T, mask) v` for `q` `(b, groups, rows, d)` and `k`, `v`
+/// `(b, groups, keys, d)`: query heads sharing a key/value head are stacked along the rows
+/// (row `r` is query `r % t`). Only `q`, `k`, `v` are kept for the backward pass, which
+/// recomputes the probabilities.
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    mask: &CausalMask,
+) -> CResult<Tensor> {
+    check_attention(q, k, v, mask)?;
     if !fast_path(&[q, k, v]) {
         let p = composed::causal_softmax(&q.matmul(&k.t()?)?, scale, mask)?;
         return p.matmul(v);
@@ -702,17 +714,7 @@ pub fn attention_infer(
     scale: f64,
     mask: &CausalMask,
 ) -> CResult<Tensor> {
-    let (b, g, rows, d) = q.dims4()?;
-    let (kb, kg, keys, kd) = k.dims4()?;
-    if (kb, kg, kd) != (b, g, d) || v.dims() != k.dims() {
-        bail!(
-            "attention: q {:?}, k {:?}, v {:?} do not fit",
-            q.dims(),
-            k.dims(),
-            v.dims()
-        );
-    }
-    mask.check(&[rows, keys], "attention")?;
+    let (b, g, rows, d) = check_attention(q, k, v, mask)?;
     if !fast_path(&[q, k, v]) {
         let p = composed::causal_softmax(&q.matmul(&k.t()?)?, scale, mask)?;
         return p.matmul(&v.contiguous()?);
