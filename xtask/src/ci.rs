@@ -29,10 +29,13 @@ pub fn run(args: &CiArgs) -> Result<()> {
     if !args.no_clippy {
         steps.push((
             "clippy",
+            // Release, like the tests: build scripts and proc macros are then built once for
+            // both steps.
             vec![
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--release",
                 "--",
                 "-D",
                 "warnings",

@@ -57,6 +57,8 @@ enum DataCommand {
     Stats(StatsArgs),
     /// Export to OpenAI messages, LLaMA-Factory ShareGPT or ToolBench conversations.
     Export(ExportArgs),
+    /// General SFT data by self-distillation: a model answers general prompts (OpenAI records).
+    Distill(crate::data_distill::DistillArgs),
     /// Benchmark clean + dedup + split on synthetic records against a Python reference.
     Bench(bench::BenchArgs),
 }
@@ -235,6 +237,7 @@ pub fn run(args: DataArgs) -> Result<()> {
         DataCommand::Stats(a) => stats_cmd(&cfg, &a),
         DataCommand::Export(a) => export_cmd(&a),
         DataCommand::Bench(a) => bench::run(&cfg, &a),
+        DataCommand::Distill(a) => crate::data_distill::run(&a),
     }
 }
 

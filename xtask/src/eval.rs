@@ -63,12 +63,19 @@ struct StepsArgs {
     /// Most tokens generated per reply.
     #[arg(long, default_value_t = 512)]
     max_tokens: u32,
+    /// Request timeout in seconds (with --endpoint).
+    #[arg(long, default_value_t = 300)]
+    timeout_s: u64,
     /// The response cache (default: data/cache/eval/responses.jsonl).
     #[arg(long)]
     cache: Option<PathBuf>,
     /// Template for every sample (default: each sample's own `template_id`).
     #[arg(long)]
     template: Option<String>,
+    /// Template files, folders or patterns whose ids the samples may name besides the shipped
+    /// ones (e.g. templates a meta-agent wrote), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    templates: Vec<String>,
     /// Output folder for steps.jsonl (one eval record per item) and steps_summary.json.
     #[arg(long)]
     out: PathBuf,
@@ -329,6 +336,14 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
     if items.is_empty() {
         bail!("{} has no assistant turn to score", a.samples.display());
     }
+    let extra = if a.templates.is_empty() {
+        None
+    } else {
+        Some(
+            agentune_data::render::TemplateMix::from_specs(&a.templates, &[])
+                .context("reading --templates")?,
+        )
+    };
     let mut templates: HashMap<String, Template> = HashMap::new();
     let mut template_of = |item: &step::StepItem| -> Result<Template> {
         let id = a
@@ -341,6 +356,10 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
         if let Some(t) = templates.get(&id) {
             return Ok(t.clone());
         }
+        if let Some(t) = extra.as_ref().and_then(|m| m.get(&id)) {
+            templates.insert(id, t.clone());
+            return Ok(t.clone());
+        }
         let t = Template::resolve(&id).with_context(|| format!("cannot load template `{id}`"))?;
         templates.insert(id, t.clone());
         Ok(t)
@@ -349,7 +368,8 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
         (Some(_), _, _) => None,
         (None, Some(url), _) => {
             let name = a.model.clone().context("--endpoint needs --model")?;
-            let client = agentune_runtime::model::OpenAiClient::new(url, &name);
+            let client = agentune_runtime::model::OpenAiClient::new(url, &name)
+                .with_timeout(std::time::Duration::from_secs(a.timeout_s));
             let b: Box<dyn agentune_runtime::model::ChatModel + Sync> = Box::new(client);
             Some((b, name))
         }

@@ -11,6 +11,7 @@ mod ci;
 mod convert;
 mod data;
 mod data_build;
+mod data_distill;
 mod data_synth;
 mod data_tools;
 mod eval;
@@ -22,6 +23,7 @@ mod eval_report;
 mod fetch_model;
 mod generate;
 mod meta_agent;
+mod pipeline;
 mod plan;
 mod schema;
 mod serve;
@@ -74,6 +76,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Size a training run: memory per GPU under ZeRO-0/1/2/3, hours, cost and implied MFU.
     Plan(plan::PlanArgs),
+    /// The whole lifecycle end to end: model, general data, templates, data, base eval,
+    /// training, tuned eval, report (resumable; see docs/pipeline.md).
+    Pipeline(pipeline::PipelineArgs),
     /// Meta-agent: new agent prompt templates (grammar or teacher), validated, with a report.
     MetaAgent {
         #[command(subcommand)]
@@ -113,6 +118,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::MetaAgent { command } => meta_agent::run(&command),
+        Command::Pipeline(args) => pipeline::run(&args),
     }
 }
 

@@ -406,18 +406,22 @@ impl Seq {
         let mut id = self.sampler.sample(logits, &self.history)?;
         let text_of = |id: u32| texts.get(id as usize).map_or("", String::as_str);
         if let Some((g, _)) = &self.guide {
-            if !g.accepts(text_of(id)) {
+            // While the value is incomplete, a stop token (or any token without text) would end
+            // the reply mid-value: only a token that extends the value is acceptable.
+            let stops = &self.stops;
+            let ok = |t: u32| {
+                let text = text_of(t);
+                !text.is_empty() && stops.binary_search(&t).is_err() && g.accepts(text)
+            };
+            if !ok(id) {
                 // The most likely token that keeps the value valid.
                 let mut order: Vec<u32> = (0..logits.len() as u32).collect();
                 order.sort_unstable_by(|a, b| logits[*b as usize].total_cmp(&logits[*a as usize]));
-                id = order
-                    .into_iter()
-                    .find(|&t| g.accepts(text_of(t)))
-                    .ok_or_else(|| {
-                        agentune_model::Error::Generation(
-                            "no token can continue the guided JSON value".into(),
-                        )
-                    })?;
+                id = order.into_iter().find(|&t| ok(t)).ok_or_else(|| {
+                    agentune_model::Error::Generation(
+                        "no token can continue the guided JSON value".into(),
+                    )
+                })?;
             }
         }
         match self.last_token {
