@@ -201,27 +201,23 @@ fn bad_configs_are_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     let tiny = std::fs::read_to_string(workspace().join("configs/pipeline/tiny.toml")).unwrap();
-    std::fs::write(&cfg, tiny.replace("held_out = 1", "held_out = 9")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["pipeline", "--config", s(&cfg), "--out"])
-        .arg(dir.path().join("run"))
-        .current_dir(workspace())
-        .output()
-        .unwrap();
-    let err = common::fails(&out);
+    // Writes the config, runs the pipeline on it, returns its error output.
+    let run_with = |text: &str| {
+        std::fs::write(&cfg, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["pipeline", "--config", s(&cfg), "--out"])
+            .arg(dir.path().join("run"))
+            .current_dir(workspace())
+            .output()
+            .unwrap();
+        common::fails(&out)
+    };
+    let err = run_with(&tiny.replace("held_out = 1", "held_out = 9"));
     assert!(
         err.contains("bad.toml") && err.contains("templates.held_out"),
         "{err}"
     );
     assert!(!dir.path().join("run/pipeline.json").exists());
-
-    std::fs::write(&cfg, tiny.replace("[eval]", "[eval]\nbogus = 1")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["pipeline", "--config", s(&cfg), "--out"])
-        .arg(dir.path().join("run"))
-        .current_dir(workspace())
-        .output()
-        .unwrap();
-    let err = common::fails(&out);
+    let err = run_with(&tiny.replace("[eval]", "[eval]\nbogus = 1"));
     assert!(err.contains("bogus"), "{err}");
 }

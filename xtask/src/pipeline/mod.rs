@@ -513,7 +513,9 @@ fn template_files(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The evaluation of one model: held-out steps, unseen templates, BFCL when its data is cached.
+/// The evaluation of one model: held-out steps and the unseen-template set in-process (the
+/// samples' text rendered with the model's own chat template, exactly as training tokenized
+/// it), BFCL through the model served (when its data is cached).
 fn evaluate(
     ctx: &mut StageCtx,
     cfg: &PipelineConfig,
@@ -530,7 +532,6 @@ fn evaluate(
         "{who}-{:016x}",
         agentune_data::hash::hash_str(&runner_stamp(model))
     );
-    let server = ctx.serve(model, &name, cfg.serve.max_batch)?;
     let split = read_template_split(paths)?;
     let files: Vec<String> = split
         .train
@@ -539,22 +540,20 @@ fn evaluate(
         .filter(|t| t.ends_with(".toml"))
         .cloned()
         .collect();
-    let common = |samples: &Path, dest: &Path| {
+    let steps = |samples: &Path, dest: &Path| {
         let mut v = args(&[
             "eval",
             "steps",
             "--samples",
             &s(samples),
-            "--endpoint",
-            &server.url,
+            "--local",
+            model,
             "--model",
-            &name,
+            &format!("{name}-local"),
             "--concurrency",
-            &cfg.eval.concurrency.to_string(),
+            "1",
             "--max-tokens",
             &cfg.eval.max_tokens.to_string(),
-            "--timeout-s",
-            TIMEOUT_S,
             "--cache",
             &s(&paths.cache()),
             "--out",
@@ -566,58 +565,57 @@ fn evaluate(
         }
         v
     };
-    ctx.xtask(&common(
+    ctx.xtask(&steps(
         &paths.sets().join("heldout.jsonl"),
         &out.join("heldout"),
     ))?;
-    ctx.sample(&server);
     let unseen = paths.sets().join("unseen.jsonl");
     if has_lines(&unseen) {
-        ctx.xtask(&common(&unseen, &out.join("unseen")))?;
-        ctx.sample(&server);
+        ctx.xtask(&steps(&unseen, &out.join("unseen")))?;
     }
-    if !cfg.eval.bfcl_categories.is_empty() {
-        if cfg.eval.bfcl_data.is_dir() {
-            let template = cfg
-                .eval
-                .bfcl_template
-                .clone()
-                .or_else(|| cfg.templates.shipped.first().cloned())
-                .unwrap_or_else(|| "hermes".into());
-            ctx.xtask(&args(&[
-                "eval",
-                "bfcl",
-                "--data",
-                &s(&cfg.eval.bfcl_data),
-                "--endpoint",
-                &server.url,
-                "--model",
-                &name,
-                "--template",
-                &template,
-                "--categories",
-                &cfg.eval.bfcl_categories.join(","),
-                "--limit",
-                &cfg.eval.bfcl_limit.to_string(),
-                "--concurrency",
-                &cfg.eval.concurrency.to_string(),
-                "--max-tokens",
-                &cfg.eval.max_tokens.to_string(),
-                "--timeout-s",
-                TIMEOUT_S,
-                "--cache",
-                &s(&paths.cache()),
-                "--out",
-                &s(&out.join("bfcl")),
-            ]))?;
-            ctx.sample(&server);
-        } else {
-            ctx.note(&format!(
-                "BFCL skipped: {} is not there (scripts/fetch_bfcl.sh fetches it)",
-                cfg.eval.bfcl_data.display()
-            ))?;
-        }
+    if cfg.eval.bfcl_categories.is_empty() {
+        return Ok(());
     }
+    if !cfg.eval.bfcl_data.is_dir() {
+        return ctx.note(&format!(
+            "BFCL skipped: {} is not there (scripts/fetch_bfcl.sh fetches it)",
+            cfg.eval.bfcl_data.display()
+        ));
+    }
+    let server = ctx.serve(model, &name, cfg.serve.max_batch)?;
+    let template = cfg
+        .eval
+        .bfcl_template
+        .clone()
+        .or_else(|| cfg.templates.shipped.first().cloned())
+        .unwrap_or_else(|| "hermes".into());
+    ctx.xtask(&args(&[
+        "eval",
+        "bfcl",
+        "--data",
+        &s(&cfg.eval.bfcl_data),
+        "--template",
+        &template,
+        "--categories",
+        &cfg.eval.bfcl_categories.join(","),
+        "--limit",
+        &cfg.eval.bfcl_limit.to_string(),
+        "--out",
+        &s(&out.join("bfcl")),
+        "--endpoint",
+        &server.url,
+        "--model",
+        &name,
+        "--concurrency",
+        &cfg.eval.concurrency.to_string(),
+        "--max-tokens",
+        &cfg.eval.max_tokens.to_string(),
+        "--timeout-s",
+        TIMEOUT_S,
+        "--cache",
+        &s(&paths.cache()),
+    ]))?;
+    ctx.sample(&server);
     Ok(())
 }
 
