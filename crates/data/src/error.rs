@@ -43,6 +43,29 @@ pub enum Error {
     /// An argument or a combination of records cannot be processed.
     #[error("{0}")]
     Invalid(String),
+    /// A review decision was based on a revision of the record that is no longer current
+    /// (another tab or reviewer decided first).
+    #[error("record `{id}` changed since it was shown (revision {base}, now {current}): reload it")]
+    Conflict {
+        /// The record id.
+        id: String,
+        /// The revision the decision was based on.
+        base: String,
+        /// The current revision.
+        current: String,
+    },
+    /// No record has this id.
+    #[error("no record has id `{0}`")]
+    UnknownRecord(String),
+    /// A review edit cannot be applied (bad JSON, arguments that do not fit the schema, a
+    /// step that does not exist).
+    #[error("{field}: {message}")]
+    InvalidEdit {
+        /// The field of the record at fault.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A chart could not be drawn or written.
     #[error("cannot draw chart {}: {message}", path.display())]
     Chart {
