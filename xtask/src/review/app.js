@@ -154,7 +154,8 @@ function showEmpty() {
   document.getElementById('record').replaceChildren(el('p', { class: 'empty', text: 'No record matches the filters.' }));
 }
 
-async function select(id) {
+async function select(id, keepMessage) {
+  if (!keepMessage) say('');
   const r = await api('GET', '/api/records/' + encodeURIComponent(id));
   if (!r.ok) {
     say(r.data.error || 'cannot load the record', 'error');
@@ -278,7 +279,11 @@ function renderRecord() {
     const tools = rec.tools || [];
     root.append(
       el('details', { class: 'block tools' },
-        el('summary', { text: `Tools offered (${tools.length}): ` + tools.map((t) => t.name).join(', ') }),
+        el('summary', {
+          text: tools.length
+            ? `Tools offered (${tools.length}): ` + tools.map((t) => t.name).join(', ')
+            : 'Tools offered: none listed (calls are checked against the built-in tools)',
+        }),
         tools.map((t) => el('div', { class: 'tool-spec' },
           el('span', { class: 'call-name', text: t.name }),
           d.deterministic_tools.includes(t.name) ? el('span', { class: 'chip', text: 're-executable' }) : null,
@@ -355,7 +360,7 @@ async function afterDecision(r, okText, advance) {
   if (r.status === 409) {
     say('Conflict: this record was changed in another tab or session after you opened it. Nothing was saved.', 'error', {
       label: 'Reload the record',
-      run: () => { say(''); select(ui.currentId); },
+      run: () => select(ui.currentId),
     });
     return false;
   }
@@ -383,7 +388,7 @@ async function afterDecision(r, okText, advance) {
     // The next record: after this one when it is still shown, else the one now in its place.
     const next = now >= 0 ? ui.items[now + 1] : ui.items[Math.max(index, 0)] || ui.items[ui.items.length - 1];
     if (next) {
-      await select(next.id);
+      await select(next.id, true);
       return true;
     }
   }
