@@ -351,6 +351,7 @@ fn data_error(e: &DataError) -> Response {
             &e.to_string(),
             Some(json!({ "current": current })),
         ),
+        DataError::LogChanged(_) => error(StatusCode::CONFLICT, &e.to_string(), None),
         DataError::UnknownRecord(_) => error(StatusCode::NOT_FOUND, &e.to_string(), None),
         DataError::InvalidEdit { field, .. } => error(
             StatusCode::BAD_REQUEST,

@@ -54,6 +54,9 @@ pub enum Error {
         /// The current revision.
         current: String,
     },
+    /// The review log grew under this session: another session on the same data wrote to it.
+    #[error("the review log {} was written by another review session; restart this one to pick up its decisions", .0.display())]
+    LogChanged(PathBuf),
     /// No record has this id.
     #[error("no record has id `{0}`")]
     UnknownRecord(String),

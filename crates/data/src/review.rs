@@ -322,6 +322,9 @@ pub struct ReviewSession {
     entries: Vec<Entry>,
     by_id: HashMap<String, usize>,
     log: Option<std::fs::File>,
+    /// The log's length as this session last read or wrote it: a log that grew otherwise was
+    /// written by another session.
+    log_len: u64,
     resumed: usize,
 }
 
@@ -364,6 +367,7 @@ impl ReviewSession {
             entries,
             by_id,
             log: None,
+            log_len: 0,
             resumed: 0,
         };
         session.replay()?;
@@ -380,6 +384,7 @@ impl ReviewSession {
             Error::input(&self.log_path, None, "log", "the review log is not UTF-8")
         })?;
         let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        self.log_len = complete as u64;
         if complete < text.len() {
             // A write that did not finish: keep the complete lines only.
             tracing::warn!(
@@ -689,9 +694,15 @@ impl ReviewSession {
             .log
             .as_mut()
             .ok_or_else(|| Error::Invalid("the review log is not open".into()))?;
+        let len = f.metadata().map_err(|e| Error::io("read", &path, e))?.len();
+        if len != self.log_len {
+            return Err(Error::LogChanged(path));
+        }
         f.write_all(line.as_bytes())
             .and_then(|()| f.sync_data())
-            .map_err(|e| Error::io("append to", path, e))
+            .map_err(|e| Error::io("append to", &path, e))?;
+        self.log_len += line.len() as u64;
+        Ok(())
     }
 }
 
@@ -1433,6 +1444,24 @@ mod tests {
         let mut v = serde_json::to_value(&t).unwrap();
         apply_changes(&mut v, &d.diff).unwrap();
         assert_eq!(v, detail.record);
+    }
+
+    #[test]
+    fn a_log_written_by_another_session_stops_this_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = fixture(dir.path());
+        let log = dir.path().join("log.jsonl");
+        let mut one = ReviewSession::open(&data, &log).unwrap();
+        let mut two = ReviewSession::open(&data, &log).unwrap();
+        let base = one.revision("r0").unwrap();
+        one.accept("r0", &base).unwrap();
+        // The second session has not seen that decision: appending would fork the log.
+        let err = two.reject("r0", &base, "other").unwrap_err();
+        assert!(matches!(err, Error::LogChanged(_)), "{err}");
+        assert_eq!(two.state("r0").unwrap(), ReviewState::Pending);
+        let base = one.revision("r1").unwrap();
+        one.accept("r1", &base).unwrap();
+        assert_eq!(ReviewSession::open(&data, &log).unwrap().resumed(), 2);
     }
 
     #[test]

@@ -357,6 +357,10 @@ function startEdit() {
 
 // Handles an answer to a decision: conflicts offer a reload; field errors show at the field.
 async function afterDecision(r, okText, advance) {
+  if (r.status === 409 && r.data.current === undefined) {
+    say(r.data.error, 'error');
+    return false;
+  }
   if (r.status === 409) {
     say('Conflict: this record was changed in another tab or session after you opened it. Nothing was saved.', 'error', {
       label: 'Reload the record',
