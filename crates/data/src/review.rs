@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use agentune_runtime::tools::{Clock, Date, ToolRegistry};
 use agentune_runtime::validate::{format_errors, validate_arguments};
+use agentune_runtime::{ParseMode, Template};
 use agentune_schema::{Check, JsonlWriter, Step, ToolSpec, Trajectory};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -598,7 +599,8 @@ impl ReviewSession {
         }
         let mut t: Trajectory = (**t).clone();
         let changed = apply_edits(&mut t, edits)?;
-        let notes = reexecute(&mut t, &changed)?;
+        let mut notes = rewrite_replies(&mut t, edits);
+        notes.extend(reexecute(&mut t, &changed)?);
         let before = serde_json::to_value(&self.entries[i].record)
             .map_err(|e| Error::Invalid(format!("cannot encode record: {e}")))?;
         let after = serde_json::to_value(&t)
@@ -733,6 +735,7 @@ pub fn findings(record: &Record) -> Vec<Finding> {
             message: Some(format!("{path}: {message}")),
         });
     }
+    out.extend(format_findings(t));
     let builtin = builtin_specs();
     let mut calls = 0;
     let mut bad = 0;
@@ -761,6 +764,60 @@ pub fn findings(record: &Record) -> Vec<Finding> {
             step: None,
             call: None,
             message: Some(format!("{calls} call(s) fit their tools' schemas")),
+        });
+    }
+    out
+}
+
+/// The agent template a trajectory was generated under, when it is a built-in one that
+/// writes text (the native family's replies are not text to parse).
+fn text_template(t: &Trajectory) -> Option<Template> {
+    let id = t.template_id.as_deref()?;
+    Template::builtin(id).ok().filter(|tpl| !tpl.native_tools())
+}
+
+/// Strict parsing of each recorded reply under the record's template (`format`): the reply
+/// must read back, exactly, as the step it is recorded with.
+fn format_findings(t: &Trajectory) -> Vec<Finding> {
+    if t.steps.iter().all(|s| s.reply.is_none()) {
+        return Vec::new();
+    }
+    let Some(tpl) = text_template(t) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut replies = 0;
+    for (i, s) in t.steps.iter().enumerate() {
+        let Some(reply) = &s.reply else { continue };
+        replies += 1;
+        let problem = match (tpl.parse(reply, ParseMode::Strict), tpl.canonical(&s.step)) {
+            (Err(e), _) => Some(format!("the reply does not parse strictly: {e}")),
+            (Ok(got), Ok(want)) if got != want => {
+                Some("the reply reads as another step than the one recorded".to_owned())
+            }
+            (Ok(_), Err(e)) => Some(format!("the step cannot be written in `{}`: {e}", tpl.id())),
+            (Ok(_), Ok(_)) => None,
+        };
+        if let Some(message) = problem {
+            out.push(Finding {
+                check: "format".into(),
+                passed: false,
+                step: Some(i),
+                call: None,
+                message: Some(message),
+            });
+        }
+    }
+    if out.is_empty() {
+        out.push(Finding {
+            check: "format".into(),
+            passed: true,
+            step: None,
+            call: None,
+            message: Some(format!(
+                "{replies} reply(ies) parse strictly under `{}`",
+                tpl.id()
+            )),
         });
     }
     out
@@ -901,6 +958,47 @@ fn apply_edits(t: &mut Trajectory, edits: &[Edit]) -> Result<BTreeSet<(usize, us
         }
     }
     Ok(changed)
+}
+
+/// A recorded reply no longer matches its edited step: it is written again from the step
+/// under the record's template, or dropped when the template is unknown here.
+fn rewrite_replies(t: &mut Trajectory, edits: &[Edit]) -> Vec<String> {
+    let steps: BTreeSet<usize> = edits
+        .iter()
+        .map(|e| match e {
+            Edit::Thought { step, .. }
+            | Edit::Arguments { step, .. }
+            | Edit::Answer { step, .. } => *step,
+        })
+        .collect();
+    let tpl = text_template(t);
+    let mut notes = Vec::new();
+    for i in steps {
+        let Some(s) = t.steps.get_mut(i) else {
+            continue;
+        };
+        if s.reply.is_none() {
+            continue;
+        }
+        match tpl
+            .as_ref()
+            .map(|tpl| (tpl.id().to_owned(), tpl.render_step_text(&s.step)))
+        {
+            Some((id, Ok(text))) => {
+                if s.reply.as_deref() != Some(text.as_str()) {
+                    s.reply = Some(text);
+                    notes.push(format!("steps[{i}].reply: written again under `{id}`"));
+                }
+            }
+            _ => {
+                s.reply = None;
+                notes.push(format!(
+                    "steps[{i}].reply: dropped (it no longer matches the step and the template is not known here)"
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// Re-executes the observations from the first changed call on, where the tool is
@@ -1462,6 +1560,72 @@ mod tests {
         let base = one.revision("r1").unwrap();
         one.accept("r1", &base).unwrap();
         assert_eq!(ReviewSession::open(&data, &log).unwrap().resumed(), 2);
+    }
+
+    #[test]
+    fn replies_are_checked_strictly_and_written_again_after_an_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = fixture(dir.path());
+        let text = std::fs::read_to_string(&data).unwrap();
+        let mut t: Trajectory = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let tpl = Template::builtin("react").unwrap();
+        t.template_id = Some("react".into());
+        for s in &mut t.steps {
+            s.reply = Some(tpl.render_step_text(&s.step).unwrap());
+        }
+        let mut tampered = t.clone();
+        tampered.id = "tampered".into();
+        let step = (0..t.steps.len())
+            .find(|i| !t.steps[*i].step.calls().is_empty())
+            .unwrap();
+        tampered.steps[step].reply = Some("Thought: no format here".into());
+        let lines = [&t, &tampered]
+            .iter()
+            .map(|x| serde_json::to_string(x).unwrap() + "\n")
+            .collect::<String>();
+        std::fs::write(&data, lines).unwrap();
+        let mut s = ReviewSession::open(&data, &dir.path().join("log.jsonl")).unwrap();
+        let bad = s.detail("tampered").unwrap();
+        assert!(
+            bad.findings
+                .iter()
+                .any(|f| f.check == "format" && !f.passed && f.step == Some(step)),
+            "{:?}",
+            bad.findings
+        );
+        let good = s.detail(&t.id).unwrap();
+        assert!(
+            good.findings
+                .iter()
+                .any(|f| f.check == "format" && f.passed)
+        );
+        // Editing the call writes its reply again, so the record still parses strictly.
+        let mut args = t.steps[step].step.calls()[0].arguments.clone();
+        let v = args.get("value").and_then(Value::as_f64).unwrap();
+        args.insert("value".into(), json!(v + 3.0));
+        let base = s.revision(&t.id).unwrap();
+        let d = s
+            .edit(
+                &t.id,
+                &base,
+                &[Edit::Arguments {
+                    step,
+                    call: 0,
+                    arguments: Value::Object(args),
+                }],
+            )
+            .unwrap();
+        assert!(
+            d.notes.iter().any(|n| n.contains("reply: written again")),
+            "{:?}",
+            d.notes
+        );
+        let after = s.detail(&t.id).unwrap();
+        assert!(
+            after.findings.iter().all(|f| f.passed),
+            "{:?}",
+            after.findings
+        );
     }
 
     #[test]
