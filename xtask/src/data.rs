@@ -61,6 +61,8 @@ enum DataCommand {
     Distill(crate::data_distill::DistillArgs),
     /// Benchmark clean + dedup + split on synthetic records against a Python reference.
     Bench(bench::BenchArgs),
+    /// Write the reviewed dataset: the records accepted in `cargo xtask review`, with edits.
+    ApplyReview(crate::review::ApplyReviewArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -238,6 +240,7 @@ pub fn run(args: DataArgs) -> Result<()> {
         DataCommand::Export(a) => export_cmd(&a),
         DataCommand::Bench(a) => bench::run(&cfg, &a),
         DataCommand::Distill(a) => crate::data_distill::run(&a),
+        DataCommand::ApplyReview(a) => crate::review::apply_cmd(&a),
     }
 }
 

@@ -25,6 +25,7 @@ mod generate;
 mod meta_agent;
 mod pipeline;
 mod plan;
+mod review;
 mod schema;
 mod serve;
 mod train;
@@ -79,6 +80,8 @@ enum Command {
     /// The whole lifecycle end to end: model, general data, templates, data, base eval,
     /// training, tuned eval, report (resumable; see docs/pipeline.md).
     Pipeline(pipeline::PipelineArgs),
+    /// Review console: accept, fix or reject generated trajectories in a local web page.
+    Review(review::ReviewArgs),
     /// Meta-agent: new agent prompt templates (grammar or teacher), validated, with a report.
     MetaAgent {
         #[command(subcommand)]
@@ -119,6 +122,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Plan(args) => plan::run(&args),
         Command::MetaAgent { command } => meta_agent::run(&command),
         Command::Pipeline(args) => pipeline::run(&args),
+        Command::Review(args) => review::run(&args),
     }
 }
 

@@ -43,6 +43,32 @@ pub enum Error {
     /// An argument or a combination of records cannot be processed.
     #[error("{0}")]
     Invalid(String),
+    /// A review decision was based on a revision of the record that is no longer current
+    /// (another tab or reviewer decided first).
+    #[error("record `{id}` changed since it was shown (revision {base}, now {current}): reload it")]
+    Conflict {
+        /// The record id.
+        id: String,
+        /// The revision the decision was based on.
+        base: String,
+        /// The current revision.
+        current: String,
+    },
+    /// The review log grew under this session: another session on the same data wrote to it.
+    #[error("the review log {} was written by another review session; restart this one to pick up its decisions", .0.display())]
+    LogChanged(PathBuf),
+    /// No record has this id.
+    #[error("no record has id `{0}`")]
+    UnknownRecord(String),
+    /// A review edit cannot be applied (bad JSON, arguments that do not fit the schema, a
+    /// step that does not exist).
+    #[error("{field}: {message}")]
+    InvalidEdit {
+        /// The field of the record at fault.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A chart could not be drawn or written.
     #[error("cannot draw chart {}: {message}", path.display())]
     Chart {

@@ -22,6 +22,7 @@ pub mod pixfont;
 mod pylit;
 mod record;
 pub mod render;
+pub mod review;
 pub mod rng;
 pub mod shards;
 pub mod split;
