@@ -582,7 +582,7 @@ pub fn parse_step(text: &str, funcs: &[Value]) -> PredictedStep {
 /// `command.args.response` of a JSON reply, the text after `Final Answer:`, a
 /// `response="..."` argument, else the whole reply.
 pub fn extract_answer(text: &str) -> String {
-    if let Some(o) = json_object_in(text) {
+    if let Some(o) = json_object_in(text).map(Value::Object) {
         if let Some(Value::String(a)) = o.get("final_answer") {
             return a.trim().to_owned();
         }
