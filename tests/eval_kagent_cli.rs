@@ -83,7 +83,10 @@ fn eval_kagent_scores_the_fixture_replies() {
         table.contains(&format!("| **overall** | {:.2} |", 100.0 * overall())),
         "{table}"
     );
-    assert!(table.contains("| planning | 61.11 | 2 | 0 | 0.25 |"), "{table}");
+    assert!(
+        table.contains("| planning | 61.11 | 2 | 0 | 0.25 |"),
+        "{table}"
+    );
 
     // Records: one per item and ability, plan-and-tool-use items split in two.
     let records = lines(&out.join("kagent.jsonl"));
@@ -130,7 +133,13 @@ fn eval_kagent_scores_the_fixture_replies() {
         s(&out_b),
     ]));
     let sum = summary(&out_b);
-    for ability in ["planning", "tool_use", "reflection", "concluding", "profile"] {
+    for ability in [
+        "planning",
+        "tool_use",
+        "reflection",
+        "concluding",
+        "profile",
+    ] {
         close(&sum["abilities"][ability]["score"], 1.0);
     }
     close(&sum["overall"], 1.0);
@@ -161,7 +170,13 @@ fn eval_kagent_scores_the_fixture_replies() {
         .collect();
     assert_eq!(
         cats,
-        ["concluding", "planning", "profile", "reflection", "tool_use"]
+        [
+            "concluding",
+            "planning",
+            "profile",
+            "reflection",
+            "tool_use"
+        ]
     );
     let planning = &suite["categories"][1]["values"];
     close(&planning[0]["mean"], PLANNING);
@@ -224,7 +239,12 @@ fn eval_kagent_generates_replies_through_an_endpoint() {
     let items = lines(Path::new(&data()));
     let texts: HashMap<String, String> = lines(Path::new(&fixture("eval/kagent/responses.jsonl")))
         .into_iter()
-        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["text"].as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["text"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     // The KuaiAgent prompt of each item (the profile items' only prompt) gets the fixture reply.
     let mut replies = HashMap::new();
