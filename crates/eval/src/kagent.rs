@@ -840,7 +840,10 @@ pub fn score_all(
     };
     for (a, (sum, n, miss)) in sums {
         let score = if n == 0 { 0.0 } else { sum / n as f64 };
-        let weight = if weight_total > 0.0 {
+        // Every ability present: the weights as they are (no rounding noise from dividing).
+        let weight = if (weight_total - 1.0).abs() < 1e-9 {
+            a.weight()
+        } else if weight_total > 0.0 {
             a.weight() / weight_total
         } else {
             0.0
