@@ -32,6 +32,9 @@ enum EvalCommand {
     /// LLM-judged pass rate of episode answers and win rate against another checkpoint's,
     /// each item judged k times (mean and standard deviation).
     Judge(crate::eval_judge::JudgeArgs),
+    /// KAgentBench-style scoring: planning, tool use, reflection, concluding and profile
+    /// (ROUGE-L F1, Chinese per character) and the weighted overall score.
+    Kagent(crate::eval_kagent::KagentArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,6 +150,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         EvalCommand::Episodes(a) => crate::eval_episodes::run(a),
         EvalCommand::Forgetting(a) => crate::eval_forgetting::run(a),
         EvalCommand::Judge(a) => crate::eval_judge::run(a),
+        EvalCommand::Kagent(a) => crate::eval_kagent::run(a),
     }
 }
 

@@ -19,6 +19,7 @@ mod eval_bench;
 mod eval_episodes;
 mod eval_forgetting;
 mod eval_judge;
+mod eval_kagent;
 mod eval_report;
 mod fetch_model;
 mod generate;

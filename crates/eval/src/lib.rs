@@ -2,7 +2,9 @@
 //! checker that follows BFCL's rules ([`bfcl`]), held-out step metrics ([`step`]), episodes
 //! of the agent loop scored against gold answers ([`episode`]), checkpoint comparison
 //! reports with paired bootstrap intervals ([`report`]), and a forgetting check of base vs
-//! tuned model on general data ([`forgetting`]), LLM-judged pass and win rates ([`judge`]);
+//! tuned model on general data ([`forgetting`]), LLM-judged pass and win rates ([`judge`]),
+//! KAgentBench-style scoring of planning, tool use, reflection, concluding and profile
+//! ([`kagent`]);
 //! replies come from any OpenAI-compatible
 //! endpoint or from a model run in-process ([`local`]).
 
@@ -14,6 +16,7 @@ mod error;
 pub mod forgetting;
 pub mod generate;
 pub mod judge;
+pub mod kagent;
 pub mod local;
 pub mod report;
 pub mod step;

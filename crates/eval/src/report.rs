@@ -28,11 +28,12 @@ use crate::chart;
 use crate::error::{Error, Result};
 
 /// The suites a report reads, each with its per-item file name.
-pub const SUITE_FILES: [(&str, &str); 4] = [
+pub const SUITE_FILES: [(&str, &str); 5] = [
     ("bfcl", "verdicts.jsonl"),
     ("steps", "steps.jsonl"),
     ("episodes", "episodes.jsonl"),
     ("forgetting", "forgetting.jsonl"),
+    ("kagent", "kagent.jsonl"),
 ];
 
 /// The label of "no call" in the confusion of tools.
@@ -315,7 +316,7 @@ pub struct Confusion {
 /// One suite across checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SuiteReport {
-    /// `bfcl`, `steps`, `episodes`, `forgetting`.
+    /// `bfcl`, `steps`, `episodes`, `forgetting`, `kagent`.
     pub suite: String,
     /// The metric shown per category.
     pub main_metric: String,
@@ -355,6 +356,7 @@ fn main_metric(suite: &str, metrics: &BTreeSet<String>) -> String {
         "steps" => "tool_name_acc",
         "episodes" => "success",
         "forgetting" => "nll_tuned",
+        "kagent" => "score",
         _ => "",
     };
     if metrics.contains(preferred) {
