@@ -7,6 +7,30 @@
 //! ([`kagent`]);
 //! replies come from any OpenAI-compatible
 //! endpoint or from a model run in-process ([`local`]).
+//!
+//! # Example
+//!
+//! Score a file of model responses on BFCL (text replies are decoded with an agent
+//! template) and print the accuracy per category:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::path::Path;
+//!
+//! use agentune_eval::bfcl::{self, CheckOptions};
+//! use agentune_runtime::Template;
+//!
+//! let entries = bfcl::load(Path::new("data/cache/bfcl/data"), None)?;
+//! let template = Template::builtin("hermes")?;
+//! let responses = bfcl::read_responses(Path::new("responses.jsonl"), Some(&template))?;
+//! let report = bfcl::score(&entries, &responses, CheckOptions::default());
+//! for (category, s) in &report.summary.categories {
+//!     println!("{category}: {:.3} ({} of {})", s.accuracy, s.correct, s.total);
+//! }
+//! bfcl::write_report(Path::new("runs/bfcl"), &report)?;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod bfcl;
 pub mod bootstrap;

@@ -1,6 +1,27 @@
 //! agentune-model: the Llama-family network on candle (one definition for training and
 //! inference), Hugging Face and GGUF loading and saving, the tokenizer, chat templates,
 //! sampling and generation.
+//!
+//! # Example
+//!
+//! Load SmolLM2 (downloaded once into the cache), render a chat with the model's own
+//! template and stream a greedy reply:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use agentune_model::{GenerateParams, Llama, Mode, Pretrained, WeightFormat, generate};
+//! use agentune_schema::Message;
+//!
+//! let m = Pretrained::load("smollm2", WeightFormat::AsStored)?;
+//! let net = Llama::new(&m.config, &m.weights, Mode::Infer)?;
+//! let text = m.template()?.render(&[Message::user("What is 2 + 2?")], &[], true)?;
+//! let ids = m.tokenizer.encode(&text, false)?;
+//! let params = GenerateParams { max_new_tokens: 64, ..GenerateParams::default() };
+//! let out = generate(&net, &m.tokenizer, &ids, &params, &mut |delta| print!("{delta}"))?;
+//! println!("\n({} tokens, {:?})", out.tokens.len(), out.finish_reason);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod chat;
 pub mod config;

@@ -4,6 +4,23 @@
 //!
 //! Every record type carries a `schema_version`; JSONL reading reports the file, line and
 //! field of a bad record; writing is atomic.
+//!
+//! # Example
+//!
+//! Read trajectories from a JSONL file (a bad line is an error naming its file, line and
+//! field), keep the answered ones and write them back atomically:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use agentune_schema::{Trajectory, read_jsonl, write_jsonl};
+//!
+//! let trajectories: Vec<Trajectory> = read_jsonl("trajectories.jsonl")?;
+//! let answered = trajectories.iter().filter(|t| t.final_answer().is_some());
+//! let n = write_jsonl("answered.jsonl", answered)?;
+//! println!("kept {n} of {} trajectories", trajectories.len());
+//! # Ok(())
+//! # }
+//! ```
 
 mod error;
 mod eval;

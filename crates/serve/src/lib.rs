@@ -10,6 +10,28 @@
 //!   into OpenAI `tool_calls`.
 //! - [`server`]: the router, auth, responses and startup; [`error::ApiError`] is the one
 //!   place where failures become HTTP statuses and OpenAI error bodies.
+//!
+//! # Example
+//!
+//! Start the server in-process on a free port and ask it for a chat completion with the
+//! runtime's OpenAI-compatible client; dropping the server stops it:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use agentune_runtime::model::{ChatModel, ChatRequest, OpenAiClient};
+//! use agentune_schema::Message;
+//! use agentune_serve::{RunningServer, ServeSettings, load_model};
+//!
+//! let (model, agent) = load_model("smollm2", false, Some("hermes"))?;
+//! let name = "smollm2".to_owned();
+//! let settings = ServeSettings { served_model_name: name.clone(), port: 0, ..Default::default() };
+//! let server = RunningServer::start(model, agent, settings)?;
+//! let client = OpenAiClient::new(server.base_url(), name);
+//! let reply = client.chat(&ChatRequest::new(vec![Message::user("Say hello.")]))?;
+//! println!("{}", reply.message.content_str());
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod engine;
 pub mod error;

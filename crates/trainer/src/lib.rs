@@ -2,6 +2,28 @@
 //! the data crate's shards: a layer-by-layer training step with activation checkpointing,
 //! ZeRO-3 sharding behind a [`Communicator`], AdamW with fp32 master weights, checkpoints with
 //! exact resume, and per-step metrics.
+//!
+//! # Example
+//!
+//! Fine-tune as a training config says (shards built by the data crate), for 20 steps:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::path::Path;
+//!
+//! use agentune_trainer::{TrainConfig, train};
+//!
+//! let path = Path::new("configs/train/tiny.toml");
+//! let mut cfg = TrainConfig::load(path)?;
+//! cfg.train.steps = Some(20);
+//! cfg.train.epochs = None;
+//! let settings = cfg.validate(Some(path))?;
+//! let summary = train(&settings)?;
+//! println!("loss {:?} -> {:?}", summary.first_loss, summary.last_loss);
+//! println!("checkpoint {:?}, metrics {}", summary.checkpoint, summary.metrics.display());
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod checkpoint;
 pub mod comm;
