@@ -217,7 +217,7 @@ pub fn run(a: &DistillArgs) -> Result<()> {
 }
 
 /// The byte offset just after the last complete sentence of a cut-off answer (a sentence or
-/// line end past a fifth of the text), or None.
+/// line end past a fifth of the text, trailing space left out), or None.
 fn last_sentence_end(text: &str) -> Option<usize> {
     let min = text.len() / 5;
     let mut best = None;
@@ -225,7 +225,11 @@ fn last_sentence_end(text: &str) -> Option<usize> {
         let end = i + c.len_utf8();
         let boundary = match c {
             '。' | '！' | '？' | '\n' => true,
-            '.' | '!' | '?' => text[end..].chars().next().is_none_or(char::is_whitespace),
+            // Not after a digit: `2.` starts a list item, `3.5` is a number.
+            '.' | '!' | '?' => {
+                text[end..].chars().next().is_none_or(char::is_whitespace)
+                    && !text[..i].chars().next_back().is_some_and(|p| p.is_ascii_digit())
+            }
             _ => false,
         };
         if boundary && end > min {
