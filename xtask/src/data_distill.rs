@@ -228,7 +228,10 @@ fn last_sentence_end(text: &str) -> Option<usize> {
             // Not after a digit: `2.` starts a list item, `3.5` is a number.
             '.' | '!' | '?' => {
                 text[end..].chars().next().is_none_or(char::is_whitespace)
-                    && !text[..i].chars().next_back().is_some_and(|p| p.is_ascii_digit())
+                    && !text[..i]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|p| p.is_ascii_digit())
             }
             _ => false,
         };
