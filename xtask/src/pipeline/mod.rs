@@ -283,7 +283,10 @@ pub fn run(a: &PipelineArgs) -> Result<()> {
         external: vec![cfg.general.prompts.clone()],
         outputs: vec![paths.general()],
         run: Box::new(|ctx: &mut StageCtx| {
-            let server = ctx.serve(&base, "base", cfg.serve.max_batch)?;
+            // The cache is keyed by model name: name the model by what it is, so an
+            // interrupted stage goes on from the answers it has.
+            let name = model_name(&base, "base");
+            let server = ctx.serve(&base, &name, cfg.serve.max_batch)?;
             let mut v = args(&[
                 "data",
                 "distill",
@@ -292,7 +295,7 @@ pub fn run(a: &PipelineArgs) -> Result<()> {
                 "--endpoint",
                 &server.url,
                 "--model",
-                "base",
+                &name,
                 "--max-tokens",
                 &cfg.general.max_tokens.to_string(),
                 "--concurrency",
@@ -318,9 +321,6 @@ pub fn run(a: &PipelineArgs) -> Result<()> {
             if cfg.general.limit > 0 {
                 v.extend(args(&["--limit", &cfg.general.limit.to_string()]));
             }
-            // Start clean: the cache is keyed by the model name, which does not change when
-            // the base model does.
-            let _ = std::fs::remove_file(paths.p("general/cache.jsonl"));
             ctx.xtask(&v)?;
             ctx.sample(&server);
             Ok(())
@@ -528,10 +528,7 @@ fn evaluate(
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
     }
     // The cache is keyed by model name: name each model by what it is.
-    let name = format!(
-        "{who}-{:016x}",
-        agentune_data::hash::hash_str(&runner_stamp(model))
-    );
+    let name = model_name(model, who);
     let split = read_template_split(paths)?;
     let files: Vec<String> = split
         .train
@@ -619,8 +616,16 @@ fn evaluate(
     Ok(())
 }
 
+/// A name for a model in the response caches: `who` and a hash of its weights' stamp.
+fn model_name(model: &str, who: &str) -> String {
+    format!(
+        "{who}-{:016x}",
+        agentune_data::hash::hash_str(&weights_stamp(model))
+    )
+}
+
 /// Identifies a model's weights: its path with the size and time of its files.
-fn runner_stamp(model: &str) -> String {
+fn weights_stamp(model: &str) -> String {
     let p = Path::new(model);
     let mut parts = vec![model.to_owned()];
     if let Ok(entries) = std::fs::read_dir(p) {
