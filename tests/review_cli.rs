@@ -8,51 +8,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{fails, lines, ok_stdout, s, xtask};
 use serde_json::{Value, json};
 
-struct Console {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `xtask review` with `args` on a free loopback port and waits for its address.
-fn console(args: &[&str]) -> Console {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("review")
-        .args(args)
-        .args(["--port", "0"])
-        .env("AGENTUNE_LOG", "info")
-        .env_remove("AGENTUNE_REVIEW_TOKEN")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("xtask review ended before listening")
-            .unwrap();
-        if let Some(rest) = line.split("http://").nth(1) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Console { child, addr }
+fn console(args: &[&str]) -> common::Server {
+    common::spawn_listening("review", args, &["AGENTUNE_REVIEW_TOKEN"])
 }
 
 struct Reply {

@@ -92,27 +92,35 @@ impl Drop for Server {
 
 /// Starts `xtask serve` with `args` on a free port and waits for its "serving on" line.
 pub fn serve(args: &[&str]) -> Server {
+    spawn_listening("serve", args, &[])
+}
+
+/// Starts `xtask SUBCOMMAND ARGS --port 0` (with the variables `env_remove` unset) and waits
+/// for the line that gives its `http://` address.
+pub fn spawn_listening(subcommand: &str, args: &[&str], env_remove: &[&str]) -> Server {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("serve")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg(subcommand)
         .args(args)
         .args(["--port", "0"])
         .env("AGENTUNE_LOG", "info")
         .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdout(std::process::Stdio::null());
+    for v in env_remove {
+        cmd.env_remove(v);
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
         let line = lines
             .next()
-            .expect("xtask serve ended before listening")
+            .unwrap_or_else(|| panic!("xtask {subcommand} ended before listening"))
             .unwrap();
         if let Some(rest) = line.split("http://").nth(1) {
             break rest.split('/').next().unwrap().to_owned();
         }
     };
-    // Keep draining stderr so the server never blocks on a full pipe.
+    // Keep draining stderr so the process never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Server { child, addr }
 }
