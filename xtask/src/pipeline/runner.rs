@@ -37,16 +37,6 @@ pub struct Manifest {
     pub stages: BTreeMap<String, StageRecord>,
 }
 
-/// How a stage ended in this invocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Ran now.
-    Ran,
-    /// Unchanged since an earlier run.
-    Skipped,
-}
-
 /// The work a stage does: runs child processes through the [`StageCtx`].
 pub type StageFn<'a> = Box<dyn FnOnce(&mut StageCtx) -> Result<()> + 'a>;
 
@@ -280,8 +270,6 @@ pub struct Runner {
     bar: ProgressBar,
     /// The fingerprint of every stage so far (later stages depend on all earlier ones).
     chain: Vec<String>,
-    /// Per stage in order: name and outcome.
-    pub outcomes: Vec<(String, Outcome)>,
 }
 
 impl Runner {
@@ -313,7 +301,6 @@ impl Runner {
             forcing: false,
             bar,
             chain: Vec::new(),
-            outcomes: Vec::new(),
         })
     }
 
@@ -323,7 +310,7 @@ impl Runner {
     }
 
     /// Runs `stage` unless it is unchanged since it last finished.
-    pub fn stage(&mut self, stage: Stage<'_>) -> Result<Outcome> {
+    pub fn stage(&mut self, stage: Stage<'_>) -> Result<()> {
         if self.from.as_deref() == Some(stage.name) {
             self.forcing = true;
         }
@@ -345,9 +332,7 @@ impl Runner {
         if done && !self.forcing {
             self.say(&format!("{:>12}  up to date, skipped", stage.name));
             self.bar.inc(1);
-            self.outcomes
-                .push((stage.name.to_owned(), Outcome::Skipped));
-            return Ok(Outcome::Skipped);
+            return Ok(());
         }
         // Forget the stage first: a stage that fails half-way must run again.
         self.manifest.stages.remove(stage.name);
@@ -399,8 +384,7 @@ impl Runner {
             },
         );
         self.save()?;
-        self.outcomes.push((stage.name.to_owned(), Outcome::Ran));
-        Ok(Outcome::Ran)
+        Ok(())
     }
 
     /// A line above the progress display (plain stderr when there is no terminal).
