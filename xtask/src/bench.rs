@@ -48,6 +48,9 @@ pub struct BenchArgs {
     /// Internal: measure our training step on this token file and print JSON.
     #[arg(long, hide = true)]
     child_tokens: Option<std::path::PathBuf>,
+    /// Internal: the measured step recomputes each layer in the backward pass.
+    #[arg(long, hide = true)]
+    child_checkpointing: bool,
 }
 
 /// Benchmarks that `cargo xtask bench` knows.
@@ -141,7 +144,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             python: "python3".into(),
         }),
         BenchTarget::Train => match &args.child_tokens {
-            Some(tokens) => crate::bench_train::child(tokens, args.steps),
+            Some(tokens) => crate::bench_train::child(tokens, args.steps, args.child_checkpointing),
             None => crate::bench_train::run(&crate::bench_train::TrainBench {
                 steps: args.steps,
                 lengths: &args.lengths,

@@ -1,16 +1,18 @@
 //! `cargo xtask bench train`: seconds per training step and peak RSS of full-parameter
-//! training of SmolLM2-135M on CPU (f32, one sequence per step), side by side with a PyTorch
-//! eager reference doing the same step on the same weights and tokens (forward, weighted
-//! cross-entropy, backward, AdamW). Each measurement runs in its own process so peak RSS
-//! belongs to one configuration; `--write` records the table in docs/benchmarks.md.
+//! training of SmolLM2-135M on CPU (f32, one sequence per step) by the trainer's engine, with
+//! and without activation checkpointing, side by side with a PyTorch eager reference doing the
+//! same step on the same weights and tokens (forward, weighted cross-entropy, backward,
+//! AdamW). Each measurement runs in its own process so peak RSS belongs to one configuration;
+//! `--write` records the table in docs/benchmarks.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use agentune_model::{Llama, Mode, Pretrained, WeightFormat, ops};
+use agentune_data::shards::PackedRow;
+use agentune_model::{Pretrained, WeightFormat};
+use agentune_trainer::{AdamWParams, Engine, EngineOptions, ThreadComm};
 use anyhow::{Context, Result, bail};
-use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 const MARK_START: &str = "<!-- train-bench -->";
@@ -72,58 +74,10 @@ fn peak_rss() -> f64 {
         .map_or(f64::NAN, |kb| kb * 1024.0)
 }
 
-/// AdamW with f32 moments, updating the variables in place (bias-corrected, decoupled weight
-/// decay), as the reference's `torch.optim.AdamW` does.
-struct AdamW {
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    step: i32,
-    moments: Vec<(Vec<f32>, Vec<f32>)>,
-}
-
-impl AdamW {
-    fn new(vars: &[Var], lr: f32) -> Self {
-        Self {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            step: 0,
-            moments: vars
-                .iter()
-                .map(|v| (vec![0.0; v.elem_count()], vec![0.0; v.elem_count()]))
-                .collect(),
-        }
-    }
-
-    fn step(&mut self, vars: &[Var], grads: &candle_core::backprop::GradStore) -> Result<()> {
-        self.step += 1;
-        let bc1 = 1.0 - self.beta1.powi(self.step);
-        let bc2 = 1.0 - self.beta2.powi(self.step);
-        for (var, (m, v)) in vars.iter().zip(&mut self.moments) {
-            let Some(g) = grads.get(var.as_tensor()) else {
-                bail!("a parameter received no gradient");
-            };
-            let g = g.flatten_all()?.to_vec1::<f32>()?;
-            let mut p = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            for (((p, g), m), v) in p.iter_mut().zip(&g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = self.beta1 * *m + (1.0 - self.beta1) * g;
-                *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
-                let update = (*m / bc1) / ((*v / bc2).sqrt() + self.eps);
-                *p -= self.lr * (update + self.weight_decay * *p);
-            }
-            var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
-        }
-        Ok(())
-    }
-}
-
-/// The measuring process for our side: `steps` measured steps after one warm-up step.
-pub fn child(tokens: &Path, steps: usize) -> Result<()> {
+/// The measuring process for our side: `steps` measured steps after one warm-up step of the
+/// trainer's own engine (one rank, fused AdamW on f32 master weights), with or without
+/// activation checkpointing.
+pub fn child(tokens: &Path, steps: usize, checkpointing: bool) -> Result<()> {
     let batch: Batch = serde_json::from_str(
         &std::fs::read_to_string(tokens)
             .with_context(|| format!("reading {}", tokens.display()))?,
@@ -131,32 +85,42 @@ pub fn child(tokens: &Path, steps: usize) -> Result<()> {
     .with_context(|| format!("parsing {}", tokens.display()))?;
     let m = Pretrained::load("smollm2", WeightFormat::F32)
         .context("SmolLM2 is needed; run `cargo xtask fetch-model smollm2`")?;
-    let (weights, vars) = m.weights.to_vars()?;
-    drop(m.weights);
-    let vars: Vec<Var> = vars.into_values().collect();
-    let net = Llama::new(&m.config, &weights, Mode::Train)?;
-    drop(weights);
-    let mut opt = AdamW::new(&vars, 1e-5);
-    let n = batch.ids.len();
-    let ids = Tensor::from_vec(batch.ids.clone(), (1, n), &candle_core::Device::Cpu)?;
+    // A packed row weighs the token it predicts: position i's weight moves to token i + 1.
+    let mut weights = vec![0.0f32; batch.ids.len()];
+    for (i, w) in batch.weights.iter().enumerate() {
+        if let Some(x) = weights.get_mut(i + 1) {
+            *x = *w;
+        }
+    }
+    let row = PackedRow {
+        tokens: batch.ids.clone(),
+        weights,
+        starts: vec![0],
+    };
+    let opts = EngineOptions {
+        activation_checkpointing: checkpointing,
+        adamw: AdamWParams {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        },
+        grad_clip: None,
+    };
+    let comm = ThreadComm::group(1)?
+        .pop()
+        .context("a group of one has one rank")?;
+    let mut engine = Engine::new(comm, &m.config, &m.weights, opts)?;
+    drop(m);
     let mut times = Vec::new();
     let mut first_loss = f64::NAN;
     for step in 0..=steps {
         let start = Instant::now();
-        let hidden = net
-            .forward_hidden(&ids)?
-            .reshape((n, m.config.hidden_size))?;
-        let logits = net.lm_head(&hidden)?;
-        let loss = ops::cross_entropy(&logits, &batch.targets, &batch.weights)?;
-        let grads = loss.backward()?;
-        let value = loss.to_scalar::<f32>()?;
-        drop((hidden, logits, loss));
-        opt.step(&vars, &grads)?;
-        drop(grads);
+        let out = engine.train_step(&[&row], 1e-5)?;
         let secs = start.elapsed().as_secs_f64();
-        tracing::info!(step, loss = value, secs, "train step");
+        tracing::info!(step, loss = out.loss, secs, "train step");
         if step == 0 {
-            first_loss = value as f64;
+            first_loss = out.loss;
         } else {
             times.push(secs);
         }
@@ -238,6 +202,7 @@ pub struct TrainBench<'a> {
 struct Row {
     len: usize,
     ours: Measured,
+    ours_ckpt: Measured,
     torch: Option<Measured>,
 }
 
@@ -293,25 +258,34 @@ pub fn run(a: &TrainBench<'_>) -> Result<()> {
             serde_json::to_string(&batch(len, vocab))?.as_bytes(),
         )
         .with_context(|| format!("writing {}", tokens.display()))?;
-        let (mut ours, mut torch) = (Vec::new(), Vec::new());
+        let (mut ours, mut ours_ckpt, mut torch) = (Vec::new(), Vec::new(), Vec::new());
         for run in 0..a.runs {
-            // Alternate the two sides so both see the same background load.
-            let out = Command::new(&exe)
-                .args(["bench", "train", "--child-tokens"])
-                .arg(&tokens)
-                .args(["--steps", &a.steps.to_string()])
-                .output()
-                .context("cannot run the measuring process")?;
-            let r = parse_measured(out, "agentune step")?;
-            tracing::info!(
-                len,
-                run,
-                secs = r.seconds_per_step,
-                rss = r.peak_rss_bytes,
-                loss = r.first_loss,
-                "agentune"
-            );
-            ours.push(r);
+            // Alternate the sides so all see the same background load.
+            for checkpointing in [false, true] {
+                let mut cmd = Command::new(&exe);
+                cmd.args(["bench", "train", "--child-tokens"])
+                    .arg(&tokens)
+                    .args(["--steps", &a.steps.to_string()]);
+                if checkpointing {
+                    cmd.arg("--child-checkpointing");
+                }
+                let out = cmd.output().context("cannot run the measuring process")?;
+                let r = parse_measured(out, "agentune step")?;
+                tracing::info!(
+                    len,
+                    run,
+                    checkpointing,
+                    secs = r.seconds_per_step,
+                    rss = r.peak_rss_bytes,
+                    loss = r.first_loss,
+                    "agentune"
+                );
+                if checkpointing {
+                    ours_ckpt.push(r);
+                } else {
+                    ours.push(r);
+                }
+            }
             if let Some((py, hf)) = &python {
                 let out = Command::new(py)
                     .arg(root.join("xtask/bench/train_reference.py"))
@@ -338,6 +312,7 @@ pub fn run(a: &TrainBench<'_>) -> Result<()> {
         rows.push(Row {
             len,
             ours: median_of(&ours),
+            ours_ckpt: median_of(&ours_ckpt),
             torch: (!torch.is_empty()).then(|| median_of(&torch)),
         });
     }
@@ -353,13 +328,15 @@ fn render(rows: &[Row], a: &TrainBench<'_>, threads: usize, load0: &str, load1: 
     let gb = |b: f64| format!("{:.2}", b / 1e9);
     let mut s = String::from("## Training: SmolLM2-135M full-parameter step (CPU)\n\n");
     s.push_str(&format!(
-        "`cargo xtask bench train` (f32, batch 1; one step = forward, weighted cross-entropy \
-         over the last three quarters of the tokens, backward, AdamW; median of {} measured \
-         steps after a warm-up step, median of {} process(es) per side; {threads} threads; \
-         each configuration in its own process for peak RSS).\n\n",
+        "`cargo xtask bench train` (f32, batch 1; one step of the trainer's engine = forward, \
+         weighted cross-entropy over the last three quarters of the tokens, backward, AdamW on \
+         f32 master weights; PyTorch eager does the same step with `torch.optim.AdamW`; median \
+         of {} measured steps after a warm-up step, median of {} process(es) per side; \
+         {threads} threads; each configuration in its own process for peak RSS). \
+         \"ckpt\": activation checkpointing (each layer recomputed in the backward pass).\n\n",
         a.steps, a.runs
     ));
-    s.push_str("| tokens | agentune s/step | PyTorch s/step | time ratio (PyTorch / agentune) | agentune peak RSS GB | PyTorch peak RSS GB | memory ratio (agentune / PyTorch) | first-step loss agentune / PyTorch |\n|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    s.push_str("| tokens | agentune s/step | agentune ckpt s/step | PyTorch s/step | time ratio (PyTorch / agentune) | agentune peak RSS GB | agentune ckpt peak RSS GB | PyTorch peak RSS GB | memory ratio (agentune / PyTorch) | first-step loss agentune / PyTorch |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in rows {
         let (ts, tm, ratio_t, ratio_m, tl) = match &r.torch {
             Some(t) => (
@@ -372,10 +349,12 @@ fn render(rows: &[Row], a: &TrainBench<'_>, threads: usize, load0: &str, load1: 
             None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
         };
         s.push_str(&format!(
-            "| {} | {:.2} | {ts} | {ratio_t} | {} | {tm} | {ratio_m} | {:.4} / {tl} |\n",
+            "| {} | {:.2} | {:.2} | {ts} | {ratio_t} | {} | {} | {tm} | {ratio_m} | {:.4} / {tl} |\n",
             r.len,
             r.ours.seconds_per_step,
+            r.ours_ckpt.seconds_per_step,
             gb(r.ours.peak_rss_bytes),
+            gb(r.ours_ckpt.peak_rss_bytes),
             r.ours.first_loss,
         ));
     }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use agentune_runtime::model::{ChatModel, ChatRequest, OpenAiClient};
+use agentune_runtime::model::ChatRequest;
 use agentune_schema::Message;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -18,15 +18,9 @@ pub struct DistillArgs {
     /// data/general/prompts.jsonl.
     #[arg(long)]
     prompts: PathBuf,
-    /// An OpenAI-compatible endpoint serving the model (`http://127.0.0.1:8000/v1`).
-    #[arg(long, requires = "model", conflicts_with = "local")]
-    endpoint: Option<String>,
-    /// The model name sent to the endpoint (with --local: the name in the cache).
-    #[arg(long)]
-    model: Option<String>,
-    /// Run this model in-process instead (`smollm2`, a GGUF file, an HF folder).
-    #[arg(long)]
-    local: Option<String>,
+    /// The model that answers (the base model, before tuning).
+    #[command(flatten)]
+    model: crate::replies::ModelArgs,
     /// Most tokens per answer.
     #[arg(long, default_value_t = 256)]
     max_tokens: u32,
@@ -39,20 +33,11 @@ pub struct DistillArgs {
     /// Only the first N prompts.
     #[arg(long)]
     limit: Option<usize>,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
-    /// Request timeout in seconds (with --endpoint).
-    #[arg(long, default_value_t = 300)]
-    timeout_s: u64,
     /// Keep answers cut off at --max-tokens as they are (by default they are cut back to their
     /// last complete sentence, and dropped when they have none: a cut answer would teach the
     /// model to stop mid-sentence).
     #[arg(long)]
     keep_truncated: bool,
-    /// The response cache (default: data/cache/eval/responses.jsonl).
-    #[arg(long)]
-    cache: Option<PathBuf>,
     /// The records to write (JSONL, OpenAI messages).
     #[arg(long)]
     out: PathBuf,
@@ -105,23 +90,10 @@ pub fn run(a: &DistillArgs) -> Result<()> {
     if let Some(n) = a.limit {
         prompts.truncate(n);
     }
-    let (client, name): (Box<dyn ChatModel + Sync>, String) = match (&a.endpoint, &a.local) {
-        (Some(url), _) => {
-            let name = a.model.clone().context("--endpoint needs --model")?;
-            let client = OpenAiClient::new(url, &name)
-                .with_timeout(std::time::Duration::from_secs(a.timeout_s));
-            (Box::new(client), name)
-        }
-        (None, Some(spec)) => {
-            let local = agentune_eval::local::LocalModel::load(spec)
-                .with_context(|| format!("cannot load model `{spec}`"))?;
-            (
-                Box::new(local),
-                a.model.clone().unwrap_or_else(|| spec.clone()),
-            )
-        }
-        (None, None) => bail!("give --endpoint URL --model NAME or --local MODEL"),
-    };
+    let backend = a
+        .model
+        .backend()?
+        .context("give --endpoint URL --model NAME or --local MODEL")?;
     let requests: Vec<ChatRequest> = prompts
         .iter()
         .map(|p| {
@@ -139,25 +111,7 @@ pub fn run(a: &DistillArgs) -> Result<()> {
             r
         })
         .collect();
-    let cache_path = a
-        .cache
-        .clone()
-        .unwrap_or_else(|| crate::workspace_root().join("data/cache/eval/responses.jsonl"));
-    let cache = agentune_eval::generate::ResponseCache::open(&cache_path)?;
-    let bar = indicatif::ProgressBar::new(requests.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("distilling [{bar:30}] {pos}/{len} ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let (results, stats) = agentune_eval::generate::generate_all(
-        &client,
-        &name,
-        &requests,
-        a.concurrency,
-        Some(&cache),
-        &|| bar.inc(1),
-    );
-    bar.finish_and_clear();
+    let (results, stats) = a.model.answer_all(&backend, &requests, "answers")?;
     let mut records = Vec::new();
     let (mut truncated, mut trimmed, mut empty, mut failed) = (0usize, 0usize, 0usize, 0usize);
     for (p, r) in prompts.iter().zip(results) {

@@ -49,29 +49,11 @@ struct StepsArgs {
         conflicts_with_all = ["endpoint", "local"]
     )]
     responses: Option<PathBuf>,
-    /// Generate the replies first with this OpenAI-compatible endpoint.
-    #[arg(long, requires = "model", conflicts_with = "local")]
-    endpoint: Option<String>,
-    /// Generate the replies first with this model run in-process (`smollm2`, a GGUF file, an
-    /// HF folder or a checkpoint), on the CPU.
-    #[arg(long)]
-    local: Option<String>,
-    /// The model name sent to the endpoint (with --local: the name in the records and the
-    /// cache, default the model as given).
-    #[arg(long)]
-    model: Option<String>,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
+    #[command(flatten)]
+    model: crate::replies::ModelArgs,
     /// Most tokens generated per reply.
     #[arg(long, default_value_t = 512)]
     max_tokens: u32,
-    /// Request timeout in seconds (with --endpoint).
-    #[arg(long, default_value_t = 300)]
-    timeout_s: u64,
-    /// The response cache (default: data/cache/eval/responses.jsonl).
-    #[arg(long)]
-    cache: Option<PathBuf>,
     /// Template for every sample (default: each sample's own `template_id`).
     #[arg(long)]
     template: Option<String>,
@@ -91,43 +73,28 @@ struct BfclArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Responses to score: JSONL of {"id", "calls": [{"name", "arguments"}]} or {"id", "text"}.
+    /// Without it, the responses are generated first (`--endpoint` or `--local`) and written
+    /// to OUTDIR/responses.jsonl.
     #[arg(
         long,
-        required_unless_present = "endpoint",
-        conflicts_with = "endpoint"
+        required_unless_present_any = ["endpoint", "local"],
+        conflicts_with_all = ["endpoint", "local"]
     )]
     responses: Option<PathBuf>,
-    /// Generate the responses first with this OpenAI-compatible endpoint
-    /// (`http://127.0.0.1:8000/v1`); they are written to OUTDIR/responses.jsonl.
-    #[arg(long, requires = "model")]
-    endpoint: Option<String>,
-    /// The model name sent to the endpoint.
-    #[arg(long)]
-    model: Option<String>,
-    /// Environment variable holding the endpoint's API key, if it needs one.
-    #[arg(long)]
-    api_key_env: Option<String>,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
+    #[command(flatten)]
+    model: crate::replies::ModelArgs,
     /// Sampling temperature sent with each request.
     #[arg(long, default_value_t = 0.0)]
     temperature: f64,
     /// Most tokens generated per reply.
     #[arg(long, default_value_t = 512)]
     max_tokens: u32,
-    /// Request timeout in seconds.
-    #[arg(long, default_value_t = 300)]
-    timeout_s: u64,
     /// Only the first N test cases of each category (quick looks).
     #[arg(long)]
     limit: Option<usize>,
-    /// The response cache, keyed by (model, prompt, parameters); default:
-    /// data/cache/eval/responses.jsonl.
-    #[arg(long)]
-    cache: Option<PathBuf>,
-    /// The template that decodes `text` responses (built-in id or template file); with
-    /// --endpoint, also the one the prompts are rendered with (default there: openai).
+    /// The template that decodes `text` responses (built-in id or template file); when the
+    /// responses are generated, also the one the prompts are rendered with (default there:
+    /// openai, native tool calls; a model run with --local wants its agent template).
     #[arg(long)]
     template: Option<String>,
     /// Only these categories (comma-separated; default: every category with a response).
@@ -185,23 +152,25 @@ fn bfcl_cmd(a: &BfclArgs) -> Result<()> {
             *k <= n
         });
     }
-    let (responses, source) = match (&a.responses, &a.endpoint) {
+    let (responses, source) = match (&a.responses, a.model.backend()?) {
         (Some(path), _) => (
             bfcl::read_responses(path, template.as_ref())
                 .with_context(|| format!("cannot read responses {}", path.display()))?,
             path.clone(),
         ),
-        (None, Some(url)) => {
+        (None, Some(backend)) => {
             let template = match template {
                 Some(t) => t,
                 None => Template::builtin("openai")?,
             };
             (
-                generate(a, url, &template, &entries)?,
+                generate(a, &backend, &template, &entries)?,
                 a.out.join("responses.jsonl"),
             )
         }
-        (None, None) => bail!("give --responses FILE or --endpoint URL --model NAME"),
+        (None, None) => {
+            bail!("give --responses FILE, --endpoint URL --model NAME or --local MODEL")
+        }
     };
     let options = CheckOptions {
         dots_as_underscores: a.dots_as_underscores,
@@ -225,22 +194,14 @@ fn bfcl_cmd(a: &BfclArgs) -> Result<()> {
     print_summary(&report.summary)
 }
 
-/// Generates a reply to every test case through the endpoint (cached), writes them to
-/// OUTDIR/responses.jsonl (calls, or the text when there are none) and decodes them.
+/// Generates a reply to every test case (cached), writes them to OUTDIR/responses.jsonl
+/// (calls, or the text when there are none) and decodes them.
 fn generate(
     a: &BfclArgs,
-    url: &str,
+    backend: &crate::replies::Backend,
     template: &Template,
     entries: &[bfcl::Entry],
 ) -> Result<Vec<bfcl::Response>> {
-    use agentune_eval::generate::{ResponseCache, generate_all};
-    use agentune_runtime::model::OpenAiClient;
-    let name = a.model.clone().context("--endpoint needs --model")?;
-    let mut client =
-        OpenAiClient::new(url, &name).with_timeout(std::time::Duration::from_secs(a.timeout_s));
-    if let Some(var) = &a.api_key_env {
-        client = client.with_api_key_env(var)?;
-    }
     let requests = entries
         .iter()
         .map(|e| {
@@ -254,32 +215,7 @@ fn generate(
             .with_context(|| format!("cannot build the prompt of {}", e.id))
         })
         .collect::<Result<Vec<_>>>()?;
-    let cache_path = a
-        .cache
-        .clone()
-        .unwrap_or_else(|| crate::workspace_root().join("data/cache/eval/responses.jsonl"));
-    let cache = ResponseCache::open(&cache_path)
-        .with_context(|| format!("cannot open the response cache {}", cache_path.display()))?;
-    let bar = indicatif::ProgressBar::new(requests.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} replies ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let (results, stats) = generate_all(
-        &client,
-        &name,
-        &requests,
-        a.concurrency,
-        Some(&cache),
-        &|| bar.inc(1),
-    );
-    bar.finish_and_clear();
-    tracing::info!(
-        cached = stats.cached,
-        generated = stats.generated,
-        failed = stats.failed,
-        "replies"
-    );
+    let (results, stats) = a.model.answer_all(backend, &requests, "replies")?;
     let mut rows = Vec::with_capacity(entries.len());
     let mut responses = Vec::with_capacity(entries.len());
     for (e, r) in entries.iter().zip(results) {
@@ -305,7 +241,10 @@ fn generate(
         }
     }
     if stats.failed == requests.len() && !requests.is_empty() {
-        bail!("every request to {url} failed (see the warnings above)");
+        bail!(
+            "every request to `{}` failed (see the warnings above)",
+            backend.1
+        );
     }
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
@@ -368,30 +307,18 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
         templates.insert(id, t.clone());
         Ok(t)
     };
-    let backend = match (&a.responses, &a.endpoint, &a.local) {
-        (Some(_), _, _) => None,
-        (None, Some(url), _) => {
-            let name = a.model.clone().context("--endpoint needs --model")?;
-            let client = agentune_runtime::model::OpenAiClient::new(url, &name)
-                .with_timeout(std::time::Duration::from_secs(a.timeout_s));
-            let b: Box<dyn agentune_runtime::model::ChatModel + Sync> = Box::new(client);
-            Some((b, name))
-        }
-        (None, None, Some(spec)) => {
-            let local = agentune_eval::local::LocalModel::load(spec)
-                .with_context(|| format!("cannot load model `{spec}`"))?;
-            let b: Box<dyn agentune_runtime::model::ChatModel + Sync> = Box::new(local);
-            Some((b, a.model.clone().unwrap_or_else(|| spec.clone())))
-        }
-        (None, None, None) => {
-            bail!("give --responses FILE, --endpoint URL --model NAME or --local MODEL")
-        }
+    let backend = match &a.responses {
+        Some(_) => None,
+        None => Some(
+            a.model
+                .backend()?
+                .context("give --responses FILE, --endpoint URL --model NAME or --local MODEL")?,
+        ),
     };
     let replies = match (&a.responses, &backend) {
         (Some(path), _) => step::read_replies(path)
             .with_context(|| format!("cannot read replies {}", path.display()))?,
-        (None, Some((client, name))) => {
-            use agentune_eval::generate::{ResponseCache, generate_all};
+        (None, Some(backend)) => {
             use agentune_runtime::model::ChatRequest;
             let mut requests = Vec::with_capacity(items.len());
             for item in &items {
@@ -405,27 +332,7 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
                 r.stop = t.stop_sequences();
                 requests.push(r);
             }
-            let cache_path = a
-                .cache
-                .clone()
-                .unwrap_or_else(|| crate::workspace_root().join("data/cache/eval/responses.jsonl"));
-            let cache = ResponseCache::open(&cache_path)?;
-            let bar = indicatif::ProgressBar::new(requests.len() as u64);
-            let (results, stats) = generate_all(
-                client,
-                name,
-                &requests,
-                a.concurrency,
-                Some(&cache),
-                &|| bar.inc(1),
-            );
-            bar.finish_and_clear();
-            tracing::info!(
-                cached = stats.cached,
-                generated = stats.generated,
-                failed = stats.failed,
-                "replies"
-            );
+            let (results, _) = a.model.answer_all(backend, &requests, "replies")?;
             items
                 .iter()
                 .zip(results)
@@ -438,7 +345,7 @@ fn steps_cmd(a: &StepsArgs) -> Result<()> {
     };
     let model = match &backend {
         Some((_, name)) => name.clone(),
-        None => a.model.clone().unwrap_or_else(|| "responses".into()),
+        None => a.model.model.clone().unwrap_or_else(|| "responses".into()),
     };
     let mut report = step::StepReport::default();
     let mut records = Vec::new();

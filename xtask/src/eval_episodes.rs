@@ -6,12 +6,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use agentune_eval::episode::{self, CachedModel, EpisodeSettings};
-use agentune_eval::generate::ResponseCache;
-use agentune_eval::local::LocalModel;
-use agentune_runtime::model::{ChatModel, OpenAiClient};
+use agentune_eval::episode::{self, EpisodeSettings};
+use agentune_runtime::cache::CachedModel;
 use agentune_runtime::tools::Clock;
 use agentune_runtime::{AgentConfig, ParseMode, Template};
 use anyhow::{Context, Result, bail};
@@ -22,20 +19,9 @@ pub struct EpisodesArgs {
     /// Held-out records: JSONL of trajectories or rendered samples (e.g. the test split).
     #[arg(long)]
     samples: PathBuf,
-    /// Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1.
-    #[arg(long, required_unless_present = "local", conflicts_with = "local")]
-    endpoint: Option<String>,
-    /// Run this model in-process instead (`smollm2`, a GGUF file, an HF folder or a
-    /// checkpoint), on the CPU.
-    #[arg(long)]
-    local: Option<String>,
-    /// The model name sent with each request (and the checkpoint named in the records);
-    /// required with --endpoint, default with --local: the model as given there.
-    #[arg(long)]
-    model: Option<String>,
-    /// Environment variable holding the endpoint's API key, if it needs one.
-    #[arg(long)]
-    api_key_env: Option<String>,
+    /// The model the agent loop asks (its name is the checkpoint named in the records).
+    #[command(flatten)]
+    model: crate::replies::ModelArgs,
     /// Template for every episode (default: each record's own `template_id`).
     #[arg(long)]
     template: Option<String>,
@@ -61,18 +47,9 @@ pub struct EpisodesArgs {
     /// e.g. 2026-03-14T09:30:00Z. Default: the system clock.
     #[arg(long)]
     now: Option<String>,
-    /// Episodes run at once.
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
     /// Only the first N episodes.
     #[arg(long)]
     limit: Option<usize>,
-    /// Seconds to wait for one model reply.
-    #[arg(long, default_value_t = 300)]
-    timeout_s: u64,
-    /// The response cache (default: data/cache/eval/responses.jsonl).
-    #[arg(long)]
-    cache: Option<PathBuf>,
     /// Output folder for episodes.jsonl, trajectories.jsonl and episodes_summary.json.
     #[arg(long)]
     out: PathBuf,
@@ -157,31 +134,15 @@ pub fn run(a: &EpisodesArgs) -> Result<()> {
         threshold: a.threshold,
         clock,
     };
-    let (backend, name, source): (Box<dyn ChatModel + Sync>, String, String) =
-        match (&a.endpoint, &a.local) {
-            (Some(url), _) => {
-                let name = a.model.clone().context("--endpoint needs --model")?;
-                let mut client = OpenAiClient::new(url.clone(), name.clone())
-                    .with_timeout(Duration::from_secs(a.timeout_s));
-                if let Some(var) = &a.api_key_env {
-                    client = client.with_api_key_env(var)?;
-                }
-                (Box::new(client), name, url.clone())
-            }
-            (None, Some(spec)) => {
-                let local = LocalModel::load(spec)
-                    .with_context(|| format!("cannot load model `{spec}`"))?;
-                let name = a.model.clone().unwrap_or_else(|| spec.clone());
-                (Box::new(local), name, format!("the local model {spec}"))
-            }
-            (None, None) => bail!("give --endpoint URL --model NAME, or --local MODEL"),
-        };
-    let cache_path = a
-        .cache
-        .clone()
-        .unwrap_or_else(|| crate::workspace_root().join("data/cache/eval/responses.jsonl"));
-    let cache = ResponseCache::open(&cache_path)
-        .with_context(|| format!("cannot open the response cache {}", cache_path.display()))?;
+    let (backend, name) = a
+        .model
+        .backend()?
+        .context("give --endpoint URL --model NAME, or --local MODEL")?;
+    let source = match (&a.model.endpoint, &a.model.local) {
+        (Some(url), _) => url.clone(),
+        (None, spec) => format!("the local model {}", spec.as_deref().unwrap_or_default()),
+    };
+    let cache = a.model.open_cache()?;
     let model = CachedModel::new(&backend, &name, Some(&cache));
     let bar = indicatif::ProgressBar::new(items.len() as u64);
     bar.set_style(
@@ -193,12 +154,12 @@ pub fn run(a: &EpisodesArgs) -> Result<()> {
         &template_of,
         &model,
         &settings,
-        a.concurrency,
+        a.model.concurrency,
         &|| bar.inc(1),
     );
     bar.finish_and_clear();
-    let cached = model.cached.load(std::sync::atomic::Ordering::Relaxed);
-    let generated = model.generated.load(std::sync::atomic::Ordering::Relaxed);
+    let cached = model.hits();
+    let generated = model.calls();
     let failed = results.iter().filter(|r| r.is_err()).count();
     tracing::info!(cached, generated, failed, "episodes run");
     if failed == results.len() {

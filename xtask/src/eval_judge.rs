@@ -5,12 +5,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use agentune_eval::generate::{ResponseCache, generate_all};
 use agentune_eval::judge::{self, JudgeItem};
-use agentune_eval::local::LocalModel;
-use agentune_runtime::model::{ChatModel, ChatRequest, OpenAiClient};
+use agentune_runtime::model::ChatRequest;
 use agentune_schema::{EvalRecord, JsonlReader};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -23,18 +20,10 @@ pub struct JudgeArgs {
     /// Another checkpoint's `episodes.jsonl`: its win rate over the first is judged too.
     #[arg(long)]
     versus: Option<PathBuf>,
-    /// Base URL of the judge's OpenAI-compatible API.
-    #[arg(long, required_unless_present = "local", conflicts_with = "local")]
-    endpoint: Option<String>,
-    /// Run the judge in-process instead (`smollm2`, a GGUF file, an HF folder).
-    #[arg(long)]
-    local: Option<String>,
-    /// The judge model's name (required with --endpoint).
-    #[arg(long)]
-    model: Option<String>,
-    /// Environment variable holding the endpoint's API key, if it needs one.
-    #[arg(long)]
-    api_key_env: Option<String>,
+    /// The judge: `--endpoint URL --model NAME` (an OpenAI-compatible API) or `--local MODEL`
+    /// (in-process).
+    #[command(flatten)]
+    judge: crate::replies::ModelArgs,
     /// Judgements per item (rounds, each with its own sampling seed).
     #[arg(long, default_value_t = 3)]
     k: usize,
@@ -50,15 +39,6 @@ pub struct JudgeArgs {
     /// Only the first N items.
     #[arg(long)]
     limit: Option<usize>,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
-    /// Seconds to wait for one judgement.
-    #[arg(long, default_value_t = 300)]
-    timeout_s: u64,
-    /// The response cache (default: data/cache/eval/responses.jsonl).
-    #[arg(long)]
-    cache: Option<PathBuf>,
     /// Output folder for judgements.jsonl and judge_summary.json.
     #[arg(long)]
     out: PathBuf,
@@ -144,26 +124,10 @@ pub fn run(a: &JudgeArgs) -> Result<()> {
         vec![&base]
     };
 
-    let (backend, judge_name): (Box<dyn ChatModel + Sync>, String) = match (&a.endpoint, &a.local) {
-        (Some(url), _) => {
-            let name = a.model.clone().context("--endpoint needs --model")?;
-            let mut client = OpenAiClient::new(url.clone(), name.clone())
-                .with_timeout(Duration::from_secs(a.timeout_s));
-            if let Some(var) = &a.api_key_env {
-                client = client.with_api_key_env(var)?;
-            }
-            (Box::new(client), name)
-        }
-        (None, Some(spec)) => {
-            let local =
-                LocalModel::load(spec).with_context(|| format!("cannot load model `{spec}`"))?;
-            (
-                Box::new(local),
-                a.model.clone().unwrap_or_else(|| spec.clone()),
-            )
-        }
-        (None, None) => bail!("give --endpoint URL --model NAME, or --local MODEL"),
-    };
+    let backend = a
+        .judge
+        .backend()?
+        .context("give --endpoint URL --model NAME, or --local MODEL")?;
 
     // Every question of every round; a pair where only one side answered is decided without
     // asking (an answer beats none), one where neither did is left out.
@@ -215,26 +179,8 @@ pub fn run(a: &JudgeArgs) -> Result<()> {
         }
     }
 
-    let cache_path = a
-        .cache
-        .clone()
-        .unwrap_or_else(|| crate::workspace_root().join("data/cache/eval/responses.jsonl"));
-    let cache = ResponseCache::open(&cache_path)
-        .with_context(|| format!("cannot open the response cache {}", cache_path.display()))?;
-    let bar = indicatif::ProgressBar::new(requests.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} judgements ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let (results, stats) = generate_all(
-        &backend,
-        &judge_name,
-        &requests,
-        a.concurrency,
-        Some(&cache),
-        &|| bar.inc(1),
-    );
-    bar.finish_and_clear();
+    let (results, stats) = a.judge.answer_all(&backend, &requests, "judgements")?;
+    let judge_name = &backend.1;
     if !requests.is_empty() && stats.failed == requests.len() {
         let first = results
             .iter()

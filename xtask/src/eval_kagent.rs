@@ -1,12 +1,11 @@
 //! `cargo xtask eval kagent`: KAgentBench-style scoring. Reads items in the KAgentBench
 //! layout and replies (a `{"id", "text"}` JSONL file, or generated first through an
-//! OpenAI-compatible endpoint, cached), scores planning, tool use, reflection, concluding and
+//! OpenAI-compatible endpoint or in-process, cached), scores planning, tool use, reflection, concluding and
 //! profile, and writes per-item eval records, a summary with the weighted overall score and
 //! a table.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use agentune_eval::kagent::{self, Ability};
 use anyhow::{Context, Result, bail};
@@ -18,42 +17,27 @@ pub struct KagentArgs {
     #[arg(long)]
     data: PathBuf,
     /// Replies: JSONL of {"id", "text"}, or the benchmark's own inference output (lines with
-    /// `model_predict`; one item's replies to several prompt templates are averaged).
+    /// `model_predict`; one item's replies to several prompt templates are averaged). Without
+    /// it, the replies are generated first (`--endpoint` or `--local`) and written to
+    /// OUTDIR/responses.jsonl.
     #[arg(
         long,
-        required_unless_present = "endpoint",
-        conflicts_with = "endpoint"
+        required_unless_present_any = ["endpoint", "local"],
+        conflicts_with_all = ["endpoint", "local"]
     )]
     responses: Option<PathBuf>,
-    /// Generate the replies first with this OpenAI-compatible endpoint; they are written to
-    /// OUTDIR/responses.jsonl.
-    #[arg(long, requires = "model")]
-    endpoint: Option<String>,
-    /// The model name sent to the endpoint (and the model named in the records).
-    #[arg(long)]
-    model: Option<String>,
-    /// Environment variable holding the endpoint's API key, if it needs one.
-    #[arg(long)]
-    api_key_env: Option<String>,
+    #[command(flatten)]
+    model: crate::replies::ModelArgs,
     /// Which of an item's rendered prompts (`prompt_input`) is sent: KuaiAgent, ReACT,
     /// AutoGPT, ToolLlama or ModelScope (profile items have only one).
     #[arg(long, default_value = "KuaiAgent")]
     prompt_key: String,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
     /// Most tokens generated per reply.
     #[arg(long, default_value_t = 512)]
     max_tokens: u32,
-    /// Request timeout in seconds.
-    #[arg(long, default_value_t = 300)]
-    timeout_s: u64,
     /// Only the first N items (quick looks).
     #[arg(long)]
     limit: Option<usize>,
-    /// The response cache (default: data/cache/eval/responses.jsonl).
-    #[arg(long)]
-    cache: Option<PathBuf>,
     /// Output folder for kagent.jsonl (eval records) and kagent_summary.json.
     #[arg(long)]
     out: PathBuf,
@@ -68,17 +52,16 @@ pub fn run(a: &KagentArgs) -> Result<()> {
     if items.is_empty() {
         bail!("{} has no item", a.data.display());
     }
-    let (replies, model) = match (&a.responses, &a.endpoint) {
+    let (replies, model) = match (&a.responses, a.model.backend()?) {
         (Some(path), _) => (
             kagent::read_responses(path)
                 .with_context(|| format!("cannot read replies {}", path.display()))?,
-            a.model.clone().unwrap_or_else(|| "responses".into()),
+            a.model.model.clone().unwrap_or_else(|| "responses".into()),
         ),
-        (None, Some(url)) => {
-            let name = a.model.clone().context("--endpoint needs --model")?;
-            (generate(a, url, &name, &items)?, name)
+        (None, Some(backend)) => (generate(a, &backend, &items)?, backend.1),
+        (None, None) => {
+            bail!("give --responses FILE, --endpoint URL --model NAME or --local MODEL")
         }
-        (None, None) => bail!("give --responses FILE or --endpoint URL --model NAME"),
     };
     let (scored, summary) = kagent::score_all(&items, &replies);
     if summary.missing == items.len() {
@@ -131,21 +114,15 @@ pub fn run(a: &KagentArgs) -> Result<()> {
     crate::print_stdout(table.trim_end())
 }
 
-/// Sends every item's prompt (one user message) to the endpoint, cached, writes the replies
-/// to OUTDIR/responses.jsonl and returns them by item id.
+/// Sends every item's prompt (one user message) to the model, cached, writes the replies to
+/// OUTDIR/responses.jsonl and returns them by item id.
 fn generate(
     a: &KagentArgs,
-    url: &str,
-    name: &str,
+    backend: &crate::replies::Backend,
     items: &[kagent::KagentItem],
 ) -> Result<BTreeMap<String, Vec<String>>> {
-    use agentune_eval::generate::{ResponseCache, generate_all};
-    use agentune_runtime::model::{ChatRequest, OpenAiClient};
+    use agentune_runtime::model::ChatRequest;
     use agentune_schema::Message;
-    let mut client = OpenAiClient::new(url, name).with_timeout(Duration::from_secs(a.timeout_s));
-    if let Some(var) = &a.api_key_env {
-        client = client.with_api_key_env(var)?;
-    }
     let requests: Vec<ChatRequest> = items
         .iter()
         .map(|item| {
@@ -155,30 +132,9 @@ fn generate(
             r
         })
         .collect();
-    let cache_path = a
-        .cache
-        .clone()
-        .unwrap_or_else(|| crate::workspace_root().join("data/cache/eval/responses.jsonl"));
-    let cache = ResponseCache::open(&cache_path)
-        .with_context(|| format!("cannot open the response cache {}", cache_path.display()))?;
-    let bar = indicatif::ProgressBar::new(requests.len() as u64);
-    let (results, stats) = generate_all(
-        &client,
-        name,
-        &requests,
-        a.concurrency,
-        Some(&cache),
-        &|| bar.inc(1),
-    );
-    bar.finish_and_clear();
-    tracing::info!(
-        cached = stats.cached,
-        generated = stats.generated,
-        failed = stats.failed,
-        "replies"
-    );
+    let (results, stats) = a.model.answer_all(backend, &requests, "replies")?;
     if stats.failed == requests.len() {
-        bail!("every request to {url} failed");
+        bail!("every request to `{}` failed", backend.1);
     }
     let mut replies = BTreeMap::new();
     let mut rows = Vec::new();

@@ -26,6 +26,7 @@ mod generate;
 mod meta_agent;
 mod pipeline;
 mod plan;
+mod replies;
 mod review;
 mod schema;
 mod serve;

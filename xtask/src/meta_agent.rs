@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agentune_meta_agent::cache::{CachedModel, ResponseCache};
 use agentune_meta_agent::run::{grammar_candidates, teacher_candidates, write_run};
 use agentune_meta_agent::{
     ClusterSettings, EmbeddingClient, GrammarSettings, MetaPrompt, QuerySet, Rejection, Report,
     SeedQuery, ValidationSettings, Validator, cluster_embedded, cluster_queries, read_queries,
     teacher,
 };
+use agentune_runtime::cache::{CachedModel, ChatCache};
 use agentune_runtime::model::OpenAiClient;
 use agentune_runtime::tools::ToolRegistry;
 use agentune_schema::ToolSpec;
@@ -378,7 +378,7 @@ fn templates(a: &TemplatesArgs) -> Result<()> {
             .with_context(|| format!("--api-key-env {var}"))?;
     }
     let cache_path = a.cache.clone().unwrap_or_else(|| a.out.join("cache.jsonl"));
-    let cache = ResponseCache::open(&cache_path)?;
+    let cache = ChatCache::open(&cache_path)?;
     let cached = CachedModel::new(&client, model_name, Some(&cache));
     let pb = bar(
         (sets.len() * prompt.templates_per_set) as u64,
@@ -528,7 +528,7 @@ fn trajectories(a: &TrajectoriesArgs) -> Result<()> {
             .with_api_key_env(var)
             .with_context(|| format!("--api-key-env {var}"))?;
     }
-    let cache = ResponseCache::open(
+    let cache = ChatCache::open(
         &a.cache
             .clone()
             .unwrap_or_else(|| sibling(&a.out, ".cache.jsonl")),

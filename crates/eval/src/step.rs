@@ -11,7 +11,12 @@
 //! - `arg_f1` (gold calls tools): F1 over `(tool, key, value)` triples, as multisets;
 //! - `parallel_set_match` (gold makes two or more calls): the calls equal the gold calls in
 //!   any order;
-//! - `abstained` (hard negatives whose gold step makes no call): the reply makes no call;
+//! - `abstained` (hard negatives whose gold step makes no call): the reply answers in the
+//!   template's format (it parses, leniently) and makes no call. A reply that does not parse is
+//!   a format failure, not an answer: counting it would credit a model that never learned the
+//!   format with perfect abstention;
+//! - `no_call` (the same items): the reply makes no call, parsed or not (BFCL's irrelevance
+//!   rule);
 //! - `called` (gold calls tools): the reply calls a tool (the converse of abstention);
 //! - `gave_up`: the reply gives up.
 //!
@@ -203,7 +208,8 @@ pub fn score_step(template: &Template, item: &StepItem, reply: &Message) -> Resu
     m.insert("gave_up", flag(matches!(parsed, Some(Step::GiveUp { .. }))));
     if gold_calls.is_empty() {
         if item.meta.kind == agentune_schema::QueryKind::HardNegative {
-            m.insert("abstained", flag(pred_calls.is_empty()));
+            m.insert("abstained", flag(parsed.is_some() && pred_calls.is_empty()));
+            m.insert("no_call", flag(pred_calls.is_empty()));
         }
     } else {
         m.insert("called", flag(!pred_calls.is_empty()));

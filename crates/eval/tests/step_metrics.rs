@@ -147,7 +147,26 @@ fn hard_negatives_score_abstention() {
         .render_step_text(&calls(vec![tc("get_weather", json!({"city": "Paris"}))]))
         .unwrap();
     assert_eq!(metric(&t, &s, &call, "abstained"), Some(0.0));
+    assert_eq!(metric(&t, &s, &call, "no_call"), Some(0.0));
     assert_eq!(metric(&t, &s, &call, "called"), None);
+}
+
+#[test]
+fn an_unparsed_reply_is_no_abstention() {
+    let t = Template::builtin("react").unwrap();
+    let s = sample(
+        &t,
+        "s",
+        QueryKind::HardNegative,
+        &answer("What a nice day indeed!"),
+    );
+    let gold = t.render_step_text(&answer("Indeed it is.")).unwrap();
+    assert_eq!(metric(&t, &s, &gold, "abstained"), Some(1.0));
+    // Format lines copied without content: no call, but no answer either.
+    let broken = "Thought:\nAction:\nAction Input:";
+    assert_eq!(metric(&t, &s, broken, "lenient_valid"), Some(0.0));
+    assert_eq!(metric(&t, &s, broken, "abstained"), Some(0.0));
+    assert_eq!(metric(&t, &s, broken, "no_call"), Some(1.0));
 }
 
 #[test]

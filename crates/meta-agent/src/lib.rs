@@ -36,7 +36,6 @@
 //! # }
 //! ```
 
-pub mod cache;
 pub mod cluster;
 pub mod embed;
 mod error;

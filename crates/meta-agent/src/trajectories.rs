@@ -11,7 +11,7 @@
 //!   YES.
 //!
 //! Rejections are kept with their reason; the model is meant to be wrapped in a
-//! [`crate::cache::CachedModel`], so a rerun resumes without asking twice.
+//! `agentune_runtime::cache::CachedModel`, so a rerun resumes without asking twice.
 
 use std::sync::Mutex;
 

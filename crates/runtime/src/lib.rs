@@ -29,6 +29,7 @@
 //! ```
 
 pub mod agent;
+pub mod cache;
 mod error;
 pub mod model;
 pub mod template;

@@ -136,6 +136,11 @@ pub struct DataSection {
     /// Share of queries held out for the test split (overrides split.test).
     #[serde(default)]
     pub test: Option<f64>,
+    /// Positive : hard-negative ratio of the synthesis and the mix, and positive : irrelevance
+    /// of the function-calling data (overrides mix.positive_to_hard_negative and
+    /// fc.positive_to_irrelevance): lower teaches more abstention.
+    #[serde(default)]
+    pub positive_to_hard_negative: Option<f64>,
     /// User data imported as well (the data config's `[[import]]` tables are kept too).
     #[serde(default)]
     pub import: Vec<agentune_data::config::ImportSource>,
@@ -151,6 +156,10 @@ fn one() -> usize {
 pub struct EvalSection {
     /// Held-out test samples scored (0 = every agent sample of the test split).
     pub heldout: usize,
+    /// Test-split hard negatives scored at least (drawn beyond `heldout` when the sample
+    /// holds fewer), so abstention is measured on more than a handful of items.
+    #[serde(default)]
+    pub hard_negatives: usize,
     /// Test trajectories rendered under the held-out templates and scored.
     #[serde(default)]
     pub unseen: usize,
@@ -261,6 +270,11 @@ impl PipelineConfig {
         }
         if self.data.synth + self.data.fc == 0 && self.data.import.is_empty() {
             bail!("data: synth and fc are 0 and nothing is imported: no agent data");
+        }
+        if let Some(r) = self.data.positive_to_hard_negative {
+            if !(r.is_finite() && r > 0.0) {
+                bail!("data.positive_to_hard_negative must be a positive number, not {r}");
+            }
         }
         if self.data.max_len < 64 {
             bail!("data.max_len must be at least 64 tokens");

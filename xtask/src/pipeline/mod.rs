@@ -56,6 +56,9 @@ pub struct PipelineArgs {
     /// Overrides `model.base`.
     #[arg(long)]
     model: Option<String>,
+    /// Overrides `data.fc` (function-calling trajectories over synthetic tools; 0 = none).
+    #[arg(long)]
+    fc: Option<usize>,
 }
 
 /// Where every stage reads and writes, under the run folder.
@@ -202,6 +205,11 @@ fn data_config(
     if let Some(share) = cfg.data.test {
         d.split.test = share;
     }
+    if let Some(r) = cfg.data.positive_to_hard_negative {
+        d.mix.positive_to_hard_negative = r;
+        d.synth.positive_to_hard_negative = None;
+        d.fc.positive_to_irrelevance = r;
+    }
     d.build.output_dir = paths.build();
     d.validate().context("the effective data config")?;
     Ok(d)
@@ -220,6 +228,9 @@ pub fn run(a: &PipelineArgs) -> Result<()> {
     }
     if let Some(m) = &a.model {
         cfg.model.base.clone_from(m);
+    }
+    if let Some(n) = a.fc {
+        cfg.data.fc = n;
     }
     cfg.validate()?;
     let root = a

@@ -27,13 +27,14 @@ const SUITES: [(&str, &str); 3] = [
 ];
 
 /// The metrics shown first, in this order, when a suite reports them.
-const HEADLINE: [&str; 8] = [
+const HEADLINE: [&str; 9] = [
     "strict_valid",
     "lenient_valid",
     "tool_name_acc",
     "arg_exact",
     "arg_f1",
     "abstained",
+    "no_call",
     "called",
     "valid",
 ];

@@ -30,6 +30,24 @@ fn take(mut v: Vec<Sample>, n: usize) -> Vec<Sample> {
     v
 }
 
+/// The first `n` samples (all when `n` is 0), then further hard negatives in order until
+/// `hard` of them are in (or none are left).
+fn with_hard_negatives(v: Vec<Sample>, n: usize, hard: usize) -> Vec<Sample> {
+    if n == 0 {
+        return v;
+    }
+    let mut have = 0;
+    let mut out = Vec::new();
+    for (i, x) in v.into_iter().enumerate() {
+        let negative = x.meta.kind == QueryKind::HardNegative;
+        if i < n || (negative && have < hard) {
+            have += usize::from(negative);
+            out.push(x);
+        }
+    }
+    out
+}
+
 /// Writes heldout.jsonl, general.jsonl and unseen.jsonl into the sets folder.
 pub(super) fn write(ctx: &mut StageCtx, cfg: &PipelineConfig, paths: &Paths) -> Result<()> {
     let dir = paths.sets();
@@ -57,7 +75,11 @@ pub(super) fn write(ctx: &mut StageCtx, cfg: &PipelineConfig, paths: &Paths) -> 
         .iter()
         .map(|x| trajectory_id(&x.id).to_owned())
         .collect();
-    let heldout = take(agent, cfg.eval.heldout);
+    let heldout = with_hard_negatives(agent, cfg.eval.heldout, cfg.eval.hard_negatives);
+    let hard = heldout
+        .iter()
+        .filter(|x| x.meta.kind == QueryKind::HardNegative)
+        .count();
     agentune_schema::write_jsonl(dir.join("heldout.jsonl"), &heldout)?;
     let general = if cfg.eval.forgetting > 0 {
         take(general, cfg.eval.forgetting)
@@ -66,7 +88,7 @@ pub(super) fn write(ctx: &mut StageCtx, cfg: &PipelineConfig, paths: &Paths) -> 
     };
     agentune_schema::write_jsonl(dir.join("general.jsonl"), &general)?;
     ctx.note(&format!(
-        "held-out agent samples: {}; general samples for the forgetting check: {}",
+        "held-out agent samples: {} ({hard} hard negatives); general samples for the forgetting check: {}",
         heldout.len(),
         general.len()
     ))?;
@@ -125,6 +147,42 @@ mod tests {
         assert_eq!(trajectory_id("weather.12@react"), "weather.12");
         assert_eq!(trajectory_id("a@b@hermes"), "a@b");
         assert_eq!(trajectory_id("plain"), "plain");
+    }
+
+    #[test]
+    fn hard_negatives_are_topped_up() {
+        let mk = |id: &str, kind| Sample {
+            schema_version: Default::default(),
+            id: id.into(),
+            messages: Vec::new(),
+            tools: Vec::new(),
+            template_id: None,
+            meta: agentune_schema::QueryMeta::new(
+                "weather",
+                kind,
+                agentune_schema::Complexity::Simple,
+                "en",
+            ),
+            split: None,
+            group: None,
+            provenance: None,
+        };
+        let v = vec![
+            mk("a", QueryKind::Positive),
+            mk("b", QueryKind::HardNegative),
+            mk("c", QueryKind::Positive),
+            mk("d", QueryKind::HardNegative),
+            mk("e", QueryKind::HardNegative),
+            mk("f", QueryKind::HardNegative),
+        ];
+        let ids = |v: Vec<Sample>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(with_hard_negatives(v.clone(), 2, 3)),
+            ["a", "b", "d", "e"]
+        );
+        assert_eq!(ids(with_hard_negatives(v.clone(), 3, 0)), ["a", "b", "c"]);
+        assert_eq!(ids(with_hard_negatives(v.clone(), 2, 9)).len(), 5);
+        assert_eq!(ids(with_hard_negatives(v, 0, 1)).len(), 6);
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! A response cache for teacher calls: a JSONL file of `{"key", "response"}` lines keyed by
-//! SHA-256 of the model name and the full request, appended as responses arrive, so an
-//! interrupted run resumes without asking (or paying) twice. [`CachedModel`] wraps any
-//! [`ChatModel`] with it.
+//! A response cache for chat models: a JSONL file of `{"key", "response"}` lines keyed by
+//! SHA-256 of the model name and the full request (messages, tools, sampling parameters),
+//! appended as responses arrive, so re-scoring, reruns and interrupted runs ask nothing twice.
+//! [`CachedModel`] wraps any [`ChatModel`] with it and retries transient failures. Used by
+//! evaluation, the meta-agent's teacher calls and the general-data distillation alike.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -9,13 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use agentune_runtime::model::{ChatModel, ChatRequest, ChatResponse};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::model::{ChatModel, ChatRequest, ChatResponse};
 
-/// The cache key of a request to `model`, lowercase hex.
+/// The cache key of a request to `model`: SHA-256 of the model name and the request as it
+/// would be sent (OpenAI form), lowercase hex.
 pub fn cache_key(model: &str, request: &ChatRequest) -> String {
     let body = serde_json::json!({"model": model, "request": request.to_openai(model)});
     Sha256::digest(body.to_string().as_bytes())
@@ -30,21 +32,24 @@ struct Line {
     response: ChatResponse,
 }
 
-/// Cached responses, backed by an append-only JSONL file.
+/// Cached chat responses, backed by an append-only JSONL file.
 #[derive(Debug)]
-pub struct ResponseCache {
+pub struct ChatCache {
     path: PathBuf,
     entries: Mutex<HashMap<String, ChatResponse>>,
     file: Mutex<Option<std::fs::File>>,
 }
 
-impl ResponseCache {
+impl ChatCache {
     /// Opens (or starts) the cache at `path`. A torn last line (an interrupted run) is skipped
     /// with a warning; any other bad line is an error naming it.
     pub fn open(path: &Path) -> Result<Self> {
         let mut entries = HashMap::new();
         if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
             let lines: Vec<&str> = text.lines().collect();
             for (i, line) in lines.iter().enumerate() {
                 if line.trim().is_empty() {
@@ -57,7 +62,13 @@ impl ResponseCache {
                     Err(e) if i + 1 == lines.len() && !text.ends_with('\n') => {
                         tracing::warn!(path = %path.display(), error = %e, "skipping a torn last cache line");
                     }
-                    Err(e) => return Err(Error::input(path, Some(i + 1), "", e.to_string())),
+                    Err(e) => {
+                        return Err(Error::Data {
+                            file: path.display().to_string(),
+                            line: i + 1,
+                            message: format!("not a cached response: {e}"),
+                        });
+                    }
                 }
             }
         }
@@ -85,30 +96,39 @@ impl ResponseCache {
 
     /// Stores a response and appends it to the file.
     pub fn put(&self, key: &str, response: &ChatResponse) -> Result<()> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
         let line = serde_json::to_string(&Line {
             key: key.to_owned(),
             response: response.clone(),
         })
-        .map_err(|e| Error::Invalid(format!("cannot encode a cached response: {e}")))?;
-        let mut file = self
-            .file
-            .lock()
-            .map_err(|_| Error::Invalid("the cache file lock is poisoned".into()))?;
-        if file.is_none() {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        .map_err(|e| io(std::io::Error::other(e)))?;
+        {
+            let mut file = self
+                .file
+                .lock()
+                .map_err(|_| io(std::io::Error::other("the cache file lock is poisoned")))?;
+            if file.is_none() {
+                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
+                }
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(io)?;
+                *file = Some(f);
             }
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(|e| Error::io("open", &self.path, e))?;
-            *file = Some(f);
-        }
-        if let Some(f) = file.as_mut() {
-            f.write_all(format!("{line}\n").as_bytes())
-                .and_then(|()| f.flush())
-                .map_err(|e| Error::io("append to", &self.path, e))?;
+            if let Some(f) = file.as_mut() {
+                f.write_all(format!("{line}\n").as_bytes())
+                    .and_then(|()| f.flush())
+                    .map_err(io)?;
+            }
         }
         if let Ok(mut e) = self.entries.lock() {
             e.insert(key.to_owned(), response.clone());
@@ -120,12 +140,10 @@ impl ResponseCache {
 /// Whether a failed call is worth trying again: the request did not complete (connection,
 /// timeout) or the server was busy or failing (408, 429, 5xx). A refusal of the request
 /// itself (400, 401, 404, ...) would fail the same way again.
-pub fn is_transient(e: &agentune_runtime::Error) -> bool {
+pub fn is_transient(e: &Error) -> bool {
     match e {
-        agentune_runtime::Error::Http { .. } => true,
-        agentune_runtime::Error::HttpStatus { status, .. } => {
-            matches!(status, 408 | 429) || *status >= 500
-        }
+        Error::Http { .. } => true,
+        Error::HttpStatus { status, .. } => matches!(status, 408 | 429) || *status >= 500,
         _ => false,
     }
 }
@@ -137,7 +155,7 @@ pub fn is_transient(e: &agentune_runtime::Error) -> bool {
 pub struct CachedModel<'a, M: ChatModel + ?Sized> {
     inner: &'a M,
     model: String,
-    cache: Option<&'a ResponseCache>,
+    cache: Option<&'a ChatCache>,
     retries: usize,
     backoff_ms: u64,
     hits: AtomicUsize,
@@ -145,8 +163,9 @@ pub struct CachedModel<'a, M: ChatModel + ?Sized> {
 }
 
 impl<'a, M: ChatModel + ?Sized> CachedModel<'a, M> {
-    /// Wraps `inner` (named `model` in cache keys); `cache` may be absent.
-    pub fn new(inner: &'a M, model: &str, cache: Option<&'a ResponseCache>) -> Self {
+    /// Wraps `inner` (named `model` in cache keys); `cache` may be absent. Two retries of
+    /// transient failures, after 0.5 s and 1 s.
+    pub fn new(inner: &'a M, model: &str, cache: Option<&'a ChatCache>) -> Self {
         Self {
             inner,
             model: model.to_owned(),
@@ -170,14 +189,14 @@ impl<'a, M: ChatModel + ?Sized> CachedModel<'a, M> {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// Requests sent to the model.
+    /// Requests sent to the model (retries included).
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::Relaxed)
     }
 }
 
 impl<M: ChatModel + ?Sized> ChatModel for CachedModel<'_, M> {
-    fn chat(&self, request: &ChatRequest) -> agentune_runtime::Result<ChatResponse> {
+    fn chat(&self, request: &ChatRequest) -> Result<ChatResponse> {
         let key = cache_key(&self.model, request);
         if let Some(hit) = self.cache.and_then(|c| c.get(&key)) {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -190,7 +209,7 @@ impl<M: ChatModel + ?Sized> ChatModel for CachedModel<'_, M> {
             match self.inner.chat(request) {
                 Ok(r) => break r,
                 Err(e) if tries < self.retries && is_transient(&e) => {
-                    tracing::warn!(error = %e, retry_in_ms = wait, "teacher call failed; retrying");
+                    tracing::warn!(error = %e, retry_in_ms = wait, "model call failed; retrying");
                     std::thread::sleep(std::time::Duration::from_millis(wait));
                     wait = wait.saturating_mul(2);
                     tries += 1;
@@ -209,8 +228,9 @@ impl<M: ChatModel + ?Sized> ChatModel for CachedModel<'_, M> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
-    use agentune_runtime::model::ScriptedModel;
+    use crate::model::ScriptedModel;
     use agentune_schema::Message;
 
     /// Fails with the given statuses (0: connection failure) in turn, then answers.
@@ -219,15 +239,15 @@ mod tests {
     }
 
     impl ChatModel for Flaky {
-        fn chat(&self, _: &ChatRequest) -> agentune_runtime::Result<ChatResponse> {
+        fn chat(&self, _: &ChatRequest) -> Result<ChatResponse> {
             let next = self.statuses.lock().unwrap().pop();
             let url = "http://teacher".to_owned();
             match next {
-                Some(0) => Err(agentune_runtime::Error::Http {
+                Some(0) => Err(Error::Http {
                     url,
                     message: "connection refused".into(),
                 }),
-                Some(status) => Err(agentune_runtime::Error::HttpStatus {
+                Some(status) => Err(Error::HttpStatus {
                     url,
                     status,
                     body: "no".into(),
@@ -243,6 +263,18 @@ mod tests {
         Flaky {
             statuses: Mutex::new(s),
         }
+    }
+
+    #[test]
+    fn cache_keys_depend_on_model_prompt_and_params() {
+        let a = ChatRequest::new(vec![Message::user("hi")]);
+        let mut b = a.clone();
+        b.temperature = Some(0.5);
+        assert_eq!(cache_key("m", &a), cache_key("m", &a.clone()));
+        assert_ne!(cache_key("m", &a), cache_key("n", &a));
+        assert_ne!(cache_key("m", &a), cache_key("m", &b));
+        let c = ChatRequest::new(vec![Message::user("hello")]);
+        assert_ne!(cache_key("m", &a), cache_key("m", &c));
     }
 
     #[test]
@@ -268,13 +300,13 @@ mod tests {
         let path = dir.path().join("cache.jsonl");
         let request = ChatRequest::new(vec![Message::user("write a template")]);
         {
-            let cache = ResponseCache::open(&path).unwrap();
+            let cache = ChatCache::open(&path).unwrap();
             let model = ScriptedModel::from_texts(["first"]);
             let m = CachedModel::new(&model, "teacher", Some(&cache));
             assert_eq!(m.chat(&request).unwrap().message.content_str(), "first");
             assert_eq!((m.calls(), m.hits()), (1, 0));
         }
-        let cache = ResponseCache::open(&path).unwrap();
+        let cache = ChatCache::open(&path).unwrap();
         assert_eq!(cache.len(), 1);
         let model = ScriptedModel::from_texts(Vec::<String>::new());
         let m = CachedModel::new(&model, "teacher", Some(&cache));
@@ -288,9 +320,9 @@ mod tests {
         // A torn last line is skipped, a bad middle line is an error naming the line.
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, format!("{text}{{\"key\": \"x\", \"resp")).unwrap();
-        assert_eq!(ResponseCache::open(&path).unwrap().len(), 1);
+        assert_eq!(ChatCache::open(&path).unwrap().len(), 1);
         std::fs::write(&path, format!("garbage\n{text}")).unwrap();
-        let e = ResponseCache::open(&path).unwrap_err().to_string();
+        let e = ChatCache::open(&path).unwrap_err().to_string();
         assert!(e.contains("cache.jsonl:1"), "{e}");
     }
 }
