@@ -321,3 +321,63 @@ fn eval_bfcl_generates_through_an_endpoint_with_a_cache() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(read_jsonl(&again.join("verdicts.jsonl")), verdicts);
 }
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[test]
+fn eval_bfcl_generates_with_a_local_model_and_caches_its_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("tiny");
+    common::tiny_checkpoint(&ckpt, 3);
+    let cache = dir.path().join("cache.jsonl");
+    let run = |out: &Path| {
+        xtask(&[
+            "eval",
+            "bfcl",
+            "--data",
+            s(&fixtures()),
+            "--local",
+            s(&ckpt),
+            "--template",
+            "react",
+            "--categories",
+            "simple_python,irrelevance",
+            "--limit",
+            "1",
+            "--max-tokens",
+            "8",
+            "--cache",
+            s(&cache),
+            "--out",
+            s(out),
+        ])
+    };
+    let first = dir.path().join("a");
+    let o = run(&first);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let replies = read_jsonl(&first.join("responses.jsonl"));
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert_eq!(read_jsonl(&cache).len(), 2);
+    // The rerun is answered from the cache: the same replies, nothing added.
+    let second = dir.path().join("b");
+    let o = run(&second);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_jsonl(&second.join("responses.jsonl")), replies);
+    assert_eq!(read_jsonl(&cache).len(), 2);
+    // A local model and an endpoint together are refused before any work.
+    let o = xtask(&[
+        "eval",
+        "bfcl",
+        "--local",
+        "x",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--model",
+        "m",
+        "--out",
+        s(&second),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--local"));
+}
