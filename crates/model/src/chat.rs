@@ -65,13 +65,38 @@ impl JinjaTemplate {
         Ok(env)
     }
 
-    /// Renders `messages` with `tools` (OpenAI `tools` entries).
+    /// Whether the template reads tools or tool calls at all. Many small models ship a
+    /// template that renders only `role` and `content` (SmolLM2's does), and would drop the
+    /// tool list and every call without a word.
+    pub fn supports_tools(&self) -> bool {
+        self.source.contains("tool")
+    }
+
+    /// Renders `messages` with `tools` (OpenAI `tools` entries). Fails, instead of dropping
+    /// them, when there are tools or tool calls and the template has no place for them.
     pub fn render(
         &self,
         messages: &[Message],
         tools: &[ToolSpec],
         add_generation_prompt: bool,
     ) -> Result<String> {
+        if !self.supports_tools() {
+            let what = if !tools.is_empty() {
+                Some("tools")
+            } else if messages.iter().any(|m| !m.tool_calls.is_empty()) {
+                Some("tool calls")
+            } else {
+                None
+            };
+            if let Some(what) = what {
+                return Err(Error::Template(format!(
+                    "the model's chat template has no place for {what} (it never reads \
+                     `tools` or `tool_calls`), so they would be dropped from the prompt; \
+                     use an agent template that writes tools as text (e.g. `hermes` or \
+                     `react`) or a chat template with tool support"
+                )));
+            }
+        }
         let env = self.environment()?;
         let tmpl = env
             .get_template("chat")
@@ -254,10 +279,33 @@ fn tools_lines(tools: &[ToolSpec]) -> String {
 }
 
 impl ChatTemplate {
-    /// The template a model ships with (Jinja), or ChatML when it has none.
+    /// The text to save as a checkpoint's `chat_template`: the Jinja source, or for ChatML its
+    /// Jinja form ([`chatml_jinja`]); `None` for the other built-ins.
+    pub fn to_jinja(&self) -> Option<String> {
+        match self {
+            Self::ChatMl { default_system } => Some(chatml_jinja(default_system.as_deref())),
+            Self::Jinja(t) => Some(t.source().to_owned()),
+            Self::Llama3 | Self::Mistral => None,
+        }
+    }
+
+    /// The template a model ships with (Jinja), or ChatML when it has none. A shipped
+    /// template that ignores tools but renders plain conversations exactly as ChatML does
+    /// (SmolLM2's) is replaced by the built-in ChatML, with the same default system prompt,
+    /// which adds the Hermes/Qwen tool format: plain chats render to the same text, and tools
+    /// and calls are no longer dropped.
     pub fn for_model(jinja: Option<&str>, bos_token: &str, eos_token: &str) -> Result<Self> {
         match jinja {
-            Some(src) => Ok(Self::Jinja(JinjaTemplate::new(src, bos_token, eos_token)?)),
+            Some(src) => {
+                let t = JinjaTemplate::new(src, bos_token, eos_token)?;
+                if let Some(default_system) = chatml_equivalent(&t) {
+                    // Without tool support, or our own ChatML written out as Jinja.
+                    if !t.supports_tools() || src == chatml_jinja(default_system.as_deref()) {
+                        return Ok(Self::ChatMl { default_system });
+                    }
+                }
+                Ok(Self::Jinja(t))
+            }
             None => Ok(Self::ChatMl {
                 default_system: None,
             }),
@@ -342,6 +390,102 @@ impl ChatTemplate {
         }
         Ok(TrainingText { text, spans })
     }
+}
+
+/// When `t` renders plain conversations exactly as ChatML does, the default system prompt it
+/// adds to a conversation without one (`Some(None)` when it adds none); `None` when it is not
+/// ChatML.
+fn chatml_equivalent(t: &JinjaTemplate) -> Option<Option<String>> {
+    let probes = [
+        vec![
+            Message::system("S"),
+            Message::user("U1"),
+            Message::assistant("A1"),
+            Message::user("U2"),
+        ],
+        vec![Message::user("U1"), Message::assistant("A1")],
+        vec![Message::user("U1")],
+    ];
+    // The default system prompt: whatever the template puts before the first user turn of a
+    // conversation without a system message.
+    let bare = t.render(&probes[2], &[], true).ok()?;
+    let user_turn = render_chatml(&probes[2], &[], true, None);
+    let default_system = match bare.strip_suffix(&user_turn)? {
+        "" => None,
+        head => Some(
+            head.strip_prefix("<|im_start|>system\n")?
+                .strip_suffix("<|im_end|>\n")?
+                .to_owned(),
+        ),
+    };
+    for msgs in &probes {
+        for generation in [false, true] {
+            let jinja = t.render(msgs, &[], generation).ok()?;
+            let chatml = render_chatml(msgs, &[], generation, default_system.as_deref());
+            if jinja != chatml {
+                return None;
+            }
+        }
+    }
+    Some(default_system)
+}
+
+/// The Jinja source that renders, under the Hugging Face conventions (`transformers`'
+/// `apply_chat_template`, and so vLLM), the same text as [`ChatTemplate::ChatMl`] with
+/// `default_system`: tools, calls and results included (JSON written compact with sorted keys,
+/// as we write it). A checkpoint saves it as its `chat_template`, so other stacks render tools
+/// as the model was tuned with them; [`ChatTemplate::for_model`] reads it back as `ChatMl`.
+pub fn chatml_jinja(default_system: Option<&str>) -> String {
+    let default = match default_system {
+        Some(s) => jinja_string(s),
+        None => "none".to_owned(),
+    };
+    let json = "tojson(separators=(',', ':'), sort_keys=true)";
+    [
+        "{%- set has_system = messages|length > 0 and messages[0].role == 'system' -%}".to_owned(),
+        format!("{{%- set system = messages[0].content if has_system else {default} -%}}"),
+        "{%- if system is not none or tools -%}{{- '<|im_start|>system\\n' -}}".to_owned(),
+        "{%- if system is not none -%}{{- system -}}{%- if tools -%}{{- '\\n\\n' -}}{%- endif -%}{%- endif -%}".to_owned(),
+        format!(
+            "{{%- if tools -%}}{{{{- {} -}}}}{{%- for tool in tools -%}}{{%- if not loop.first -%}}{{{{- '\\n' -}}}}{{%- endif -%}}{{{{- tool | {json} -}}}}{{%- endfor -%}}{{{{- {} -}}}}{{%- endif -%}}",
+            jinja_string(TOOLS_INTRO),
+            jinja_string(TOOLS_OUTRO)
+        ),
+        "{{- '<|im_end|>\\n' -}}{%- endif -%}".to_owned(),
+        "{%- for m in messages[(1 if has_system else 0):] -%}".to_owned(),
+        "{%- if m.role == 'tool' -%}".to_owned(),
+        "{%- if loop.first or loop.previtem.role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}".to_owned(),
+        "{{- '\\n<tool_response>\\n' ~ m.content ~ '\\n</tool_response>' -}}".to_owned(),
+        "{%- if loop.last or loop.nextitem.role != 'tool' -%}{{- '<|im_end|>\\n' -}}{%- endif -%}".to_owned(),
+        "{%- elif m.role == 'assistant' and m.tool_calls -%}{{- '<|im_start|>assistant' -}}".to_owned(),
+        "{%- if m.content -%}{{- '\\n' ~ m.content -}}{%- endif -%}".to_owned(),
+        "{%- for call in m.tool_calls -%}{%- set f = call.function if call.function is defined else call -%}".to_owned(),
+        "{{- '\\n<tool_call>\\n{\"arguments\":' -}}".to_owned(),
+        format!("{{%- if f.arguments is string -%}}{{{{- f.arguments -}}}}{{%- else -%}}{{{{- f.arguments | {json} -}}}}{{%- endif -%}}"),
+        "{{- ',\"name\":' ~ (f.name | tojson) ~ '}\\n</tool_call>' -}}{%- endfor -%}{{- '<|im_end|>\\n' -}}".to_owned(),
+        "{%- else -%}{{- '<|im_start|>' ~ m.role ~ '\\n' ~ (m.content if m.content is not none else '') ~ '<|im_end|>\\n' -}}".to_owned(),
+        "{%- endif -%}{%- endfor -%}".to_owned(),
+        "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}".to_owned(),
+    ]
+    .join("\n")
+}
+
+/// `s` as a single-quoted Jinja string literal.
+fn jinja_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 const TOOLS_INTRO: &str = "# Tools\n\nYou can call the functions described in the <tools></tools> tags below, one JSON signature per line.\n<tools>\n";
@@ -604,6 +748,95 @@ mod tests {
             out.contains("<|im_start|>user\n<tool_response>\nsunny\n</tool_response><|im_end|>\n")
         );
         assert!(out.ends_with("<|im_start|>assistant\n"));
+    }
+
+    /// A ChatML template in Jinja that reads only roles and contents, adding a default system
+    /// turn when the conversation has none.
+    const PLAIN_CHATML: &str = "{% for m in messages %}{% if loop.first and m.role != 'system' %}{{ '<|im_start|>system\\nBe kind.<|im_end|>\\n' }}{% endif %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    #[test]
+    fn a_plain_chatml_jinja_template_becomes_chatml_with_its_default_system() {
+        let t = ChatTemplate::for_model(Some(PLAIN_CHATML), "", "<|im_end|>").unwrap();
+        let ChatTemplate::ChatMl { default_system } = &t else {
+            panic!("expected ChatML, got {t:?}");
+        };
+        assert_eq!(default_system.as_deref(), Some("Be kind."));
+        let call =
+            agentune_schema::ToolCall::new("f", json!({"x": 1}).as_object().unwrap().clone());
+        let out = t
+            .render(
+                &[
+                    Message::user("hi"),
+                    Message::assistant_calls(None, vec![call]),
+                ],
+                &[ToolSpec::new("f", "d", json!({"type": "object"}))],
+                false,
+            )
+            .unwrap();
+        assert!(
+            out.starts_with("<|im_start|>system\nBe kind.\n\n# Tools"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<tool_call>\n{\"arguments\":{\"x\":1},\"name\":\"f\"}")
+                || out.contains("<tool_call>\n{\"name\":\"f\",\"arguments\":{\"x\":1}}"),
+            "{out}"
+        );
+        // Without a default system turn, none is added.
+        let bare = PLAIN_CHATML.replace("Be kind.", "").replace(
+            "{% if loop.first and m.role != 'system' %}{{ '<|im_start|>system\\n<|im_end|>\\n' }}{% endif %}",
+            "",
+        );
+        let t = ChatTemplate::for_model(Some(&bare), "", "").unwrap();
+        assert!(
+            matches!(
+                t,
+                ChatTemplate::ChatMl {
+                    default_system: None
+                }
+            ),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn chatml_written_as_jinja_reads_back_as_chatml() {
+        for default in [None, Some("Be kind.\nIt's 'quoted' \\ here.")] {
+            let src = chatml_jinja(default);
+            let t = ChatTemplate::for_model(Some(&src), "", "<|im_end|>").unwrap();
+            let ChatTemplate::ChatMl { default_system } = &t else {
+                panic!("expected ChatML, got {t:?}");
+            };
+            assert_eq!(default_system.as_deref(), default);
+            assert_eq!(t.to_jinja().as_deref(), Some(src.as_str()));
+            // Run by minijinja too, it renders plain chats as ChatML does.
+            let jinja = ChatTemplate::Jinja(JinjaTemplate::new(&src, "", "").unwrap());
+            let msgs = [Message::user("hi"), Message::assistant("hello")];
+            assert_eq!(
+                jinja.render(&msgs, &[], true).unwrap(),
+                t.render(&msgs, &[], true).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_jinja_template_without_tool_support_refuses_tools_and_calls() {
+        // Not ChatML, so it is kept, and it cannot carry tools.
+        let src = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}";
+        let t = ChatTemplate::for_model(Some(src), "", "").unwrap();
+        assert!(matches!(t, ChatTemplate::Jinja(_)), "{t:?}");
+        assert_eq!(
+            t.render(&[Message::user("hi")], &[], true).unwrap(),
+            "[user] hi\n"
+        );
+        let tools = [ToolSpec::new("f", "d", json!({"type": "object"}))];
+        let err = t.render(&[Message::user("hi")], &tools, true).unwrap_err();
+        assert!(err.to_string().contains("no place for tools"), "{err}");
+        let call = agentune_schema::ToolCall::new("f", serde_json::Map::new());
+        let err = t
+            .render(&[Message::assistant_calls(None, vec![call])], &[], false)
+            .unwrap_err();
+        assert!(err.to_string().contains("no place for tool calls"), "{err}");
     }
 
     #[test]

@@ -797,7 +797,20 @@ fn write_hf_files(
             stm.insert(key.into(), json!(v));
         }
     }
-    if let (Some(t), Value::Object(m)) = (chat_template, &mut tc) {
+    // A shipped template that drops tools is saved as the ChatML that our own stack renders
+    // in its place (see `ChatTemplate::for_model`), so `transformers` and vLLM render the
+    // tools and calls of the tuned model the way it was trained.
+    let effective = chat_template.map(|src| {
+        crate::chat::ChatTemplate::for_model(
+            Some(src),
+            bos.as_deref().unwrap_or_default(),
+            eos.as_deref().unwrap_or_default(),
+        )
+        .ok()
+        .and_then(|t| t.to_jinja())
+        .unwrap_or_else(|| src.to_owned())
+    });
+    if let (Some(t), Value::Object(m)) = (effective, &mut tc) {
         m.insert("chat_template".into(), json!(t));
     }
     write_json(&dir.join("tokenizer_config.json"), &tc)?;

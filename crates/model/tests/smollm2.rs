@@ -98,12 +98,19 @@ fn tokenizer_round_trips_text_exactly() {
 fn native_chatml_equals_the_models_jinja_template() {
     let Some(m) = quantized() else { return };
     let src = m.chat_template.as_deref().unwrap();
-    let jinja = ChatTemplate::for_model(Some(src), "<|im_start|>", "<|im_end|>").unwrap();
-    let native = ChatTemplate::ChatMl {
-        default_system: Some(
-            "You are a helpful AI assistant named SmolLM, trained by Hugging Face".into(),
+    let shipped = agentune_model::JinjaTemplate::new(src, "<|im_start|>", "<|im_end|>").unwrap();
+    // The shipped template reads neither tools nor calls, so it would drop them: the model's
+    // template is the built-in ChatML with the shipped default system prompt.
+    assert!(!shipped.supports_tools());
+    let jinja = ChatTemplate::Jinja(shipped);
+    let native = ChatTemplate::for_model(Some(src), "<|im_start|>", "<|im_end|>").unwrap();
+    match &native {
+        ChatTemplate::ChatMl { default_system } => assert_eq!(
+            default_system.as_deref(),
+            Some("You are a helpful AI assistant named SmolLM, trained by Hugging Face")
         ),
-    };
+        other => panic!("expected ChatML, got {other:?}"),
+    }
     let conversations = [
         vec![Message::user("What is 2+2?")],
         vec![
@@ -311,6 +318,13 @@ fn quantized_greedy_tokens_equal_quantized_llamas() {
     assert_eq!(ours.tokens, theirs);
 }
 
+/// The chat template a saved SmolLM2 folder carries.
+fn saved_template() -> String {
+    agentune_model::chat::chatml_jinja(Some(
+        "You are a helpful AI assistant named SmolLM, trained by Hugging Face",
+    ))
+}
+
 #[test]
 fn gguf_exported_as_hf_reloads_with_identical_logits() {
     let Some(m) = dense() else { return };
@@ -319,7 +333,16 @@ fn gguf_exported_as_hf_reloads_with_identical_logits() {
     m.save_hf(&out).unwrap();
     let back = agentune_model::load_hf(&out, WeightFormat::F32).unwrap();
     assert_eq!(back.config, m.config);
-    assert_eq!(back.chat_template, m.chat_template);
+    // The shipped template drops tools; the folder carries the ChatML our stack renders in
+    // its place, written as Jinja, and it reads back as the same template.
+    assert_eq!(
+        back.chat_template.as_deref(),
+        Some(saved_template().as_str())
+    );
+    assert_eq!(
+        format!("{:?}", back.template().unwrap()),
+        format!("{:?}", m.template().unwrap())
+    );
     assert_eq!(back.tokenizer.eos_ids(), m.tokenizer.eos_ids());
     let ids = m.tokenizer.encode(PROMPT, false).unwrap();
     assert_eq!(back.tokenizer.encode(PROMPT, false).unwrap(), ids);
@@ -337,11 +360,17 @@ fn gguf_exported_as_hf_reloads_with_identical_logits() {
     assert_eq!(tc["eos_token"], "<|im_end|>");
     assert_eq!(tc["added_tokens_decoder"]["2"]["special"], true);
     // The text side alone (no weights read) matches the full load, from both forms.
-    for text in [
-        agentune_model::ModelText::load("smollm2").unwrap(),
-        agentune_model::ModelText::load(out.to_str().unwrap()).unwrap(),
+    for (text, template) in [
+        (
+            agentune_model::ModelText::load("smollm2").unwrap(),
+            m.chat_template.clone(),
+        ),
+        (
+            agentune_model::ModelText::load(out.to_str().unwrap()).unwrap(),
+            Some(saved_template()),
+        ),
     ] {
-        assert_eq!(text.chat_template, m.chat_template);
+        assert_eq!(text.chat_template, template);
         assert_eq!(text.tokenizer.eos_ids(), m.tokenizer.eos_ids());
         assert_eq!(text.tokenizer.bos_id(), m.tokenizer.bos_id());
         assert_eq!(text.tokenizer.vocab_size(), m.tokenizer.vocab_size());
