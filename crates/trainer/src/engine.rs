@@ -259,14 +259,21 @@ impl<C: Communicator> Engine<C> {
             )));
         }
         let docs = documents(row);
-        let ids = Tensor::from_slice(&row.tokens, n, &Device::Cpu)?;
         let num_layers = self.config.num_layers;
 
-        // Forward: embedding, then the layers one at a time.
+        // Forward: embedding, then the layers one at a time. The rows are read straight
+        // from the gathered flat vector (no tensor of the whole table).
+        let embed = self.embed_slot()?;
+        let hidden_size = embed.dims.get(1).copied().unwrap_or(0);
         let mut x = {
             let head = self.gather(HEAD_GROUP)?;
-            self.frozen(HEAD_GROUP, &head, EMBED)?
-                .index_select(&ids, 0)?
+            let table = &head[embed.offset..embed.offset + embed.len];
+            let mut rows = Vec::with_capacity(n * hidden_size);
+            for &t in &row.tokens {
+                let at = t as usize * hidden_size;
+                rows.extend_from_slice(&table[at..at + hidden_size]);
+            }
+            Tensor::from_vec(rows, (n, hidden_size), &Device::Cpu)?
         };
         let mut saved = Vec::with_capacity(num_layers);
         for i in 0..num_layers {
@@ -360,22 +367,30 @@ impl<C: Communicator> Engine<C> {
             };
         }
 
-        // Embedding: scatter the rows' gradients into the rows of the table.
-        let group = &self.layout.groups[HEAD_GROUP];
-        let slot = group
+        // Embedding: add the rows' gradients into the rows of the table, in place in the flat
+        // vector that is reduce-scattered.
+        let g = g.to_vec2::<f32>()?;
+        let mut flat = vec![0f32; self.layout.groups[HEAD_GROUP].padded_len(self.layout.world)];
+        let table = &mut flat[embed.offset..embed.offset + embed.len];
+        for (&t, grad) in row.tokens.iter().zip(&g) {
+            let at = t as usize * hidden_size;
+            for (a, b) in table[at..at + hidden_size].iter_mut().zip(grad) {
+                *a += b;
+            }
+        }
+        self.with_grad.insert(embed.name.clone());
+        self.scatter_grad(HEAD_GROUP, &flat)?;
+        Ok(loss_sum)
+    }
+
+    /// The embedding table's slot in the head group.
+    fn embed_slot(&self) -> Result<crate::params::Slot> {
+        self.layout.groups[HEAD_GROUP]
             .slots
             .iter()
             .find(|s| s.name == EMBED)
-            .ok_or_else(|| Error::Training("no embedding in the layout".into()))?
-            .clone();
-        let table = Tensor::zeros(slot.dims.as_slice(), DType::F32, &Device::Cpu)?
-            .index_add(&ids, &g, 0)?;
-        let mut flat = vec![0f32; group.padded_len(self.layout.world)];
-        flat[slot.offset..slot.offset + slot.len]
-            .copy_from_slice(&table.flatten_all()?.to_vec1::<f32>()?);
-        self.with_grad.insert(slot.name.clone());
-        self.scatter_grad(HEAD_GROUP, &flat)?;
-        Ok(loss_sum)
+            .cloned()
+            .ok_or_else(|| Error::Training("no embedding in the layout".into()))
     }
 
     /// The global gradient norm over all ranks' shards.
