@@ -86,8 +86,9 @@ fn tiny_model_trains_stops_and_resumes_from_built_shards() {
         "smollm2",
         "--out",
         s(&shards),
+        // Samples carry their tool lists (about 1000 tokens for the median one).
         "--max-len",
-        "512",
+        "1024",
     ]));
     let run = dir.path().join("run");
     let train = |extra: &[&str]| {
