@@ -27,6 +27,7 @@ pub mod chat;
 pub mod config;
 mod error;
 pub mod fetch;
+mod gemm;
 pub mod generate;
 pub mod model;
 pub mod ops;

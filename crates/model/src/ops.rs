@@ -17,10 +17,12 @@
 use std::sync::{Arc, OnceLock};
 
 use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, D, DType, Device, InplaceOp1, Layout, Shape,
-    Storage, Tensor, bail,
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, D, DType, Device, Layout, Shape, Storage, Tensor,
+    bail,
 };
 use rayon::prelude::*;
+
+use crate::gemm::{MatRef, matmul};
 
 type CResult<T> = candle_core::Result<T>;
 
@@ -131,6 +133,28 @@ fn exp_shifted(x: &[f32], out: &mut [f32], scale: f32, max: f32) -> f32 {
     for (xi, oi) in x[chunks..].iter().zip(&mut out[chunks..]) {
         let e = exp_fast(scale * (xi - max));
         *oi = e;
+        s += e;
+    }
+    s
+}
+
+/// `x[i] = exp(scale * (x[i] - max))` in place; returns the sum (eight partial sums, so the
+/// loop vectorises).
+#[inline]
+fn exp_shifted_inplace(x: &mut [f32], scale: f32, max: f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = x.len() / 8 * 8;
+    for c in x[..chunks].chunks_exact_mut(8) {
+        for i in 0..8 {
+            let e = exp_fast(scale * (c[i] - max));
+            c[i] = e;
+            acc[i] += e;
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for v in &mut x[chunks..] {
+        let e = exp_fast(scale * (*v - max));
+        *v = e;
         s += e;
     }
     s
@@ -463,27 +487,6 @@ fn softmax_rows(x: &[f32], out: &mut [f32], s: usize, scale: f32, mask: &CausalM
         });
 }
 
-/// The same in place.
-fn softmax_rows_inplace(x: &mut [f32], s: usize, scale: f32, mask: &CausalMask) {
-    x.par_chunks_mut(s)
-        .enumerate()
-        .with_min_len(MIN_ROWS)
-        .for_each(|(r, x)| {
-            let (lo, hi) = mask.range(r);
-            let max = max_of(&x[lo..hi]);
-            let mut sum = 0f32;
-            for v in &mut x[lo..hi] {
-                let e = exp_fast(scale * (*v - max));
-                *v = e;
-                sum += e;
-            }
-            let inv = 1.0 / sum;
-            x[lo..hi].iter_mut().for_each(|v| *v *= inv);
-            x[..lo].iter_mut().for_each(|v| *v = 0.0);
-            x[hi..].iter_mut().for_each(|v| *v = 0.0);
-        });
-}
-
 /// Gradient of the scores: `scale * y * (g - sum(g * y))` per row (zero where masked, since
 /// `y` is zero there).
 fn softmax_bwd_rows(y: &[f32], g: &[f32], s: usize, scale: f32, mask: &CausalMask) -> Vec<f32> {
@@ -532,26 +535,6 @@ impl CustomOp1 for CausalSoftmax {
     }
 }
 
-impl InplaceOp1 for CausalSoftmax {
-    fn name(&self) -> &'static str {
-        "agentune-causal-softmax-inplace"
-    }
-
-    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> CResult<()> {
-        let (_, keys) = self.mask.check(l.dims(), "causal_softmax")?;
-        let Some((a, b)) = l.contiguous_offsets() else {
-            bail!("causal_softmax: expected a contiguous tensor")
-        };
-        match s {
-            CpuStorage::F32(v) => {
-                softmax_rows_inplace(&mut v[a..b], keys, self.scale, &self.mask);
-                Ok(())
-            }
-            _ => bail!("causal_softmax: expected f32 data"),
-        }
-    }
-}
-
 /// Softmax of `scale * scores` over the last dimension under `mask` (masked entries are 0),
 /// for scores `(.., rows, keys)` with `rows` a multiple of the mask's queries.
 pub fn causal_softmax(scores: &Tensor, scale: f64, mask: &CausalMask) -> CResult<Tensor> {
@@ -565,21 +548,131 @@ pub fn causal_softmax(scores: &Tensor, scale: f64, mask: &CausalMask) -> CResult
     })
 }
 
+/// Query rows per attention tile. A tile multiplies only the keys its rows can see: from its
+/// first row's document start to its last row, so the blocks above the causal diagonal and
+/// outside the documents are never computed (about half of a plain causal score matrix).
+const ATTN_TILE: usize = 128;
+
 #[derive(Debug, Clone)]
 struct Attention {
     scale: f32,
     mask: CausalMask,
 }
 
+/// One attention tile: `(batch, group)` block `bg`, stacked query head `h` of the group,
+/// queries `i0..i1` and the keys `lo..hi` they may see.
+#[derive(Debug, Clone, Copy)]
+struct Tile {
+    bg: usize,
+    h: usize,
+    i0: usize,
+    i1: usize,
+    lo: usize,
+    hi: usize,
+}
+
+/// The shapes of one attention call: `bg` (batch x group) blocks of `rep * t` query rows and
+/// `keys` key rows of width `d`.
+#[derive(Debug, Clone, Copy)]
+struct AttnDims {
+    bg: usize,
+    rep: usize,
+    t: usize,
+    keys: usize,
+    d: usize,
+}
+
+impl AttnDims {
+    /// Offset of tile `x`'s first query row in `q` (and in the output and its gradient).
+    fn q_at(&self, x: &Tile) -> usize {
+        ((x.bg * self.rep + x.h) * self.t + x.i0) * self.d
+    }
+
+    /// Offset of tile `x`'s first key row in `k` and `v`.
+    fn k_at(&self, x: &Tile) -> usize {
+        (x.bg * self.keys + x.lo) * self.d
+    }
+}
+
 impl Attention {
-    /// The attention probabilities `(b, g, rows, keys)` of detached `q`, `k`.
-    fn probs(&self, q: &Tensor, k: &Tensor) -> CResult<Tensor> {
-        let p = q.matmul(&k.t()?)?;
-        p.inplace_op1(&CausalSoftmax {
-            scale: self.scale,
-            mask: self.mask.clone(),
-        })?;
+    fn dims(&self, q: &Layout, k: &Layout) -> CResult<AttnDims> {
+        let (b, g, rows, d) = q.shape().dims4()?;
+        let keys = k.shape().dims4()?.2;
+        let t = self.mask.queries();
+        Ok(AttnDims {
+            bg: b * g,
+            rep: rows / t,
+            t,
+            keys,
+            d,
+        })
+    }
+
+    fn tiles(&self, n: &AttnDims) -> Vec<Tile> {
+        let mut out = Vec::new();
+        for bg in 0..n.bg {
+            for h in 0..n.rep {
+                for i0 in (0..n.t).step_by(ATTN_TILE) {
+                    let i1 = (i0 + ATTN_TILE).min(n.t);
+                    out.push(Tile {
+                        bg,
+                        h,
+                        i0,
+                        i1,
+                        lo: self.mask.range(i0).0,
+                        hi: self.mask.range(i1 - 1).1,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The probabilities `(i1 - i0, hi - lo)` of tile `x`, masked entries 0.
+    fn tile_probs(&self, n: &AttnDims, x: &Tile, q: &[f32], k: &[f32]) -> CResult<Vec<f32>> {
+        let (m, l) = (x.i1 - x.i0, x.hi - x.lo);
+        let mut p = vec![0f32; m * l];
+        let qt = MatRef::row_major(&q[n.q_at(x)..], m, n.d);
+        let kt = MatRef::row_major(&k[n.k_at(x)..], l, n.d).t();
+        matmul(&mut p, l, qt, kt, false)?;
+        for (r, row) in p.chunks_mut(l).enumerate() {
+            let (a, b) = self.mask.range(x.i0 + r);
+            let (a, b) = (a - x.lo, b - x.lo);
+            let max = max_of(&row[a..b]);
+            let inv = 1.0 / exp_shifted_inplace(&mut row[a..b], self.scale, max);
+            row[a..b].iter_mut().for_each(|v| *v *= inv);
+            row[..a].iter_mut().for_each(|v| *v = 0.0);
+            row[b..].iter_mut().for_each(|v| *v = 0.0);
+        }
         Ok(p)
+    }
+}
+
+/// The gradients of `q`, `k` and `v`, accumulated over tiles.
+struct AttnGrads {
+    dq: Vec<f32>,
+    dk: Vec<f32>,
+    dv: Vec<f32>,
+}
+
+impl AttnGrads {
+    fn zeros(q: usize, k: usize) -> Self {
+        Self {
+            dq: vec![0.0; q],
+            dk: vec![0.0; k],
+            dv: vec![0.0; k],
+        }
+    }
+
+    fn add(mut self, o: Self) -> Self {
+        for (a, b) in [
+            (&mut self.dq, &o.dq),
+            (&mut self.dk, &o.dk),
+            (&mut self.dv, &o.dv),
+        ] {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        }
+        self
     }
 }
 
@@ -597,23 +690,27 @@ impl CustomOp3 for Attention {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> CResult<(CpuStorage, Shape)> {
-        let q = Tensor::from_slice(
-            slice(s1, l1, "attention q")?,
-            l1.shape().clone(),
-            &Device::Cpu,
-        )?;
-        let k = Tensor::from_slice(
-            slice(s2, l2, "attention k")?,
-            l2.shape().clone(),
-            &Device::Cpu,
-        )?;
-        let v = Tensor::from_slice(
-            slice(s3, l3, "attention v")?,
-            l3.shape().clone(),
-            &Device::Cpu,
-        )?;
-        let out = self.probs(&q, &k)?.matmul(&v)?;
-        let out = out.flatten_all()?.to_vec1::<f32>()?;
+        let q = slice(s1, l1, "attention q")?;
+        let k = slice(s2, l2, "attention k")?;
+        let v = slice(s3, l3, "attention v")?;
+        let n = self.dims(l1, l2)?;
+        let tiles = self.tiles(&n);
+        let outs = tiles
+            .par_iter()
+            .map(|x| {
+                let p = self.tile_probs(&n, x, q, k)?;
+                let (m, l) = (x.i1 - x.i0, x.hi - x.lo);
+                let mut o = vec![0f32; m * n.d];
+                let vt = MatRef::row_major(&v[n.k_at(x)..], l, n.d);
+                matmul(&mut o, n.d, MatRef::row_major(&p, m, l), vt, false)?;
+                Ok(o)
+            })
+            .collect::<CResult<Vec<_>>>()?;
+        let mut out = vec![0f32; q.len()];
+        for (x, o) in tiles.iter().zip(outs) {
+            let at = n.q_at(x);
+            out[at..at + o.len()].copy_from_slice(&o);
+        }
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -625,33 +722,87 @@ impl CustomOp3 for Attention {
         _res: &Tensor,
         grad: &Tensor,
     ) -> CResult<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (q, k, v) = (q.detach(), k.detach(), v.detach());
+        let (q, k, v) = (
+            q.detach().contiguous()?,
+            k.detach().contiguous()?,
+            v.detach().contiguous()?,
+        );
         let grad = grad.detach().contiguous()?;
-        // The probabilities are recomputed rather than kept from the forward pass: this keeps
-        // one layer's (rows x keys) matrix alive at a time instead of every layer's.
-        let p = self.probs(&q, &k)?;
-        let dv = p.t()?.matmul(&grad)?;
-        let dp = grad.matmul(&v.t()?)?;
-        let keys = self.mask.keys();
-        let ds = with_data(&p, |p| {
-            with_data(&dp, |dp| {
-                Ok(softmax_bwd_rows(p, dp, keys, self.scale, &self.mask))
+        let n = self.dims(q.layout(), k.layout())?;
+        let tiles = self.tiles(&n);
+        // The probabilities are recomputed tile by tile rather than kept from the forward
+        // pass, so no (rows x keys) matrix outlives its tile.
+        // Each worker sums the gradients of every `parts`-th tile into its own buffers (tiles
+        // share key rows), and the buffers are added at the end.
+        let parts = rayon::current_num_threads().clamp(1, tiles.len().max(1));
+        let grads = with_data(&q, |qd| {
+            with_data(&k, |kd| {
+                with_data(&v, |vd| {
+                    with_data(&grad, |gd| {
+                        let mut parts = (0..parts)
+                            .into_par_iter()
+                            .map(|c| {
+                                let mut acc = AttnGrads::zeros(qd.len(), kd.len());
+                                for x in tiles.iter().skip(c).step_by(parts) {
+                                    self.tile_bwd(&n, x, [qd, kd, vd, gd], &mut acc)?;
+                                }
+                                Ok(acc)
+                            })
+                            .collect::<CResult<Vec<_>>>()?
+                            .into_iter();
+                        let first = parts
+                            .next()
+                            .unwrap_or_else(|| AttnGrads::zeros(qd.len(), kd.len()));
+                        Ok(parts.fold(first, AttnGrads::add))
+                    })
+                })
             })
         })?;
-        drop((p, dp));
-        let ds = cpu_tensor(ds, &Shape::from(self.scores_dims(&q, &k)?))?;
-        let dq = ds.matmul(&k)?;
-        let dk = ds.t()?.matmul(&q)?;
-        Ok((Some(dq), Some(dk), Some(dv)))
+        Ok((
+            Some(cpu_tensor(grads.dq, q.shape())?),
+            Some(cpu_tensor(grads.dk, k.shape())?),
+            Some(cpu_tensor(grads.dv, v.shape())?),
+        ))
     }
 }
 
 impl Attention {
-    fn scores_dims(&self, q: &Tensor, k: &Tensor) -> CResult<Vec<usize>> {
-        let mut dims = q.dims().to_vec();
-        let n = dims.len();
-        dims[n - 1] = k.dim(D::Minus2)?;
-        Ok(dims)
+    /// Adds tile `x`'s share of the gradients to `acc`: `[q, k, v, upstream gradient]`.
+    fn tile_bwd(
+        &self,
+        n: &AttnDims,
+        x: &Tile,
+        [q, k, v, g]: [&[f32]; 4],
+        acc: &mut AttnGrads,
+    ) -> CResult<()> {
+        let (m, l, d) = (x.i1 - x.i0, x.hi - x.lo, n.d);
+        let (qa, ka) = (n.q_at(x), n.k_at(x));
+        let p = self.tile_probs(n, x, q, k)?;
+        let pm = MatRef::row_major(&p, m, l);
+        let gt = MatRef::row_major(&g[qa..], m, d);
+        let qt = MatRef::row_major(&q[qa..], m, d);
+        let kt = MatRef::row_major(&k[ka..], l, d);
+        let vt = MatRef::row_major(&v[ka..], l, d);
+        // dv += p^T g; dp = g v^T.
+        matmul(&mut acc.dv[ka..], d, pm.t(), gt, true)?;
+        let mut ds = vec![0f32; m * l];
+        matmul(&mut ds, l, gt, vt.t(), false)?;
+        // ds = scale * p * (dp - sum(p * dp)) (zero where p is).
+        for (r, (dsr, pr)) in ds.chunks_mut(l).zip(p.chunks(l)).enumerate() {
+            let (a, b) = self.mask.range(x.i0 + r);
+            let (a, b) = (a - x.lo, b - x.lo);
+            let c = dot(&pr[a..b], &dsr[a..b]);
+            for (s, &y) in dsr[a..b].iter_mut().zip(&pr[a..b]) {
+                *s = self.scale * y * (*s - c);
+            }
+            dsr[..a].iter_mut().for_each(|s| *s = 0.0);
+            dsr[b..].iter_mut().for_each(|s| *s = 0.0);
+        }
+        let dsm = MatRef::row_major(&ds, m, l);
+        // dq = ds k (the tile's own rows); dk += ds^T q.
+        matmul(&mut acc.dq[qa..], d, dsm, kt, true)?;
+        matmul(&mut acc.dk[ka..], d, dsm.t(), qt, true)?;
+        Ok(())
     }
 }
 

@@ -244,6 +244,44 @@ fn attention_matches_composed() {
     }
 }
 
+/// Sequences longer than one attention tile (128 query rows): tiles start inside documents,
+/// documents start inside tiles, and one document spans several tiles.
+#[test]
+fn attention_matches_composed_across_tiles() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let cases = [
+        (CausalMask::causal(300, 0), 3),
+        (CausalMask::causal(150, 40), 1),
+        (CausalMask::documents(&[70, 130, 1, 99]).unwrap(), 2),
+        (CausalMask::documents(&[260]).unwrap(), 1),
+    ];
+    for (mask, rep) in cases {
+        let d = 16;
+        let (rows, keys) = (rep * mask.queries(), mask.keys());
+        let q = randn(&mut rng, &[1, 2, rows, d], 1.0);
+        let k = randn(&mut rng, &[1, 2, keys, d], 1.0);
+        let v = randn(&mut rng, &[1, 2, keys, d], 1.0);
+        let scale = 1.0 / (d as f64).sqrt();
+        compare(
+            &[q, k, v],
+            &[1, 2, rows, d],
+            |t| ops::attention(&t[0], &t[1], &t[2], scale, &mask).unwrap(),
+            |t| {
+                let s = t[0].matmul(&t[1].t().unwrap()).unwrap();
+                composed::causal_softmax(&s, scale, &mask)
+                    .unwrap()
+                    .matmul(&t[2])
+                    .unwrap()
+            },
+            1e-5,
+            &format!(
+                "attention over tiles, {} queries, rep {rep}",
+                mask.queries()
+            ),
+        );
+    }
+}
+
 /// The inference kernel equals the composed attention, also on strided key/value views of
 /// a larger cache (as the KV cache hands them over).
 #[test]

@@ -323,13 +323,13 @@ impl<C: Communicator> Engine<C> {
             };
             let m = targets.len();
             let pos = Tensor::from_vec(targets.iter().map(|t| t.0).collect(), m, &Device::Cpu)?;
-            let tgt =
-                Tensor::from_vec(targets.iter().map(|t| t.1).collect(), (m, 1), &Device::Cpu)?;
-            let wts = Tensor::from_vec(targets.iter().map(|t| t.2).collect(), m, &Device::Cpu)?;
+            let tgt: Vec<u32> = targets.iter().map(|t| t.1).collect();
+            let wts: Vec<f32> = targets.iter().map(|t| t.2).collect();
             let normed = self.net.norm_with(hidden.as_tensor(), &norm_w)?;
             let logits = normed.index_select(&pos, 0)?.matmul(&lm_w.t()?)?;
-            let ce = cross_entropy(&logits, &tgt)?;
-            let loss = (ce * wts)?.sum_all()?;
+            // The fused weighted cross-entropy: no (tokens x vocabulary) intermediates beyond
+            // the logits and their gradient.
+            let loss = agentune_model::ops::cross_entropy(&logits, &tgt, &wts)?;
             let loss_sum = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
             let grads = loss.affine(1.0 / denom, 0.0)?.backward()?;
             let flat = self.flat_grad(HEAD_GROUP, &hvars, &grads)?;
