@@ -216,30 +216,45 @@ fn causal_softmax_rejects_wrong_shape() {
     assert!(err.contains("do not fit"), "{err}");
 }
 
+/// The fused attention against the composed one on random `q`, `k`, `v` of `groups` (batch,
+/// group) blocks, `rep` query heads per group and width `d`: values and gradients.
+fn check_attention(
+    rng: &mut StdRng,
+    mask: &CausalMask,
+    groups: [usize; 2],
+    rep: usize,
+    d: usize,
+    what: &str,
+) {
+    let (rows, keys) = (rep * mask.queries(), mask.keys());
+    let [b, g] = groups;
+    let q = randn(rng, &[b, g, rows, d], 1.0);
+    let k = randn(rng, &[b, g, keys, d], 1.0);
+    let v = randn(rng, &[b, g, keys, d], 1.0);
+    let scale = 1.0 / (d as f64).sqrt();
+    compare(
+        &[q, k, v],
+        &[b, g, rows, d],
+        |t| ops::attention(&t[0], &t[1], &t[2], scale, mask).unwrap(),
+        |t| {
+            let s = t[0].matmul(&t[1].t().unwrap()).unwrap();
+            composed::causal_softmax(&s, scale, mask)
+                .unwrap()
+                .matmul(&t[2])
+                .unwrap()
+        },
+        1e-5,
+        what,
+    );
+}
+
 #[test]
 fn attention_matches_composed() {
     let mut rng = StdRng::seed_from_u64(5);
     for (mask, rep) in masks() {
         for d in [1, 8, 13] {
-            let (rows, keys) = (rep * mask.queries(), mask.keys());
-            let q = randn(&mut rng, &[2, 3, rows, d], 1.0);
-            let k = randn(&mut rng, &[2, 3, keys, d], 1.0);
-            let v = randn(&mut rng, &[2, 3, keys, d], 1.0);
-            let scale = 1.0 / (d as f64).sqrt();
-            compare(
-                &[q, k, v],
-                &[2, 3, rows, d],
-                |t| ops::attention(&t[0], &t[1], &t[2], scale, &mask).unwrap(),
-                |t| {
-                    let s = t[0].matmul(&t[1].t().unwrap()).unwrap();
-                    composed::causal_softmax(&s, scale, &mask)
-                        .unwrap()
-                        .matmul(&t[2])
-                        .unwrap()
-                },
-                1e-5,
-                &format!("attention d={d} {mask:?}{}", degenerate(&mask)),
-            );
+            let what = format!("attention d={d} {mask:?}{}", degenerate(&mask));
+            check_attention(&mut rng, &mask, [2, 3], rep, d, &what);
         }
     }
 }
@@ -256,29 +271,11 @@ fn attention_matches_composed_across_tiles() {
         (CausalMask::documents(&[260]).unwrap(), 1),
     ];
     for (mask, rep) in cases {
-        let d = 16;
-        let (rows, keys) = (rep * mask.queries(), mask.keys());
-        let q = randn(&mut rng, &[1, 2, rows, d], 1.0);
-        let k = randn(&mut rng, &[1, 2, keys, d], 1.0);
-        let v = randn(&mut rng, &[1, 2, keys, d], 1.0);
-        let scale = 1.0 / (d as f64).sqrt();
-        compare(
-            &[q, k, v],
-            &[1, 2, rows, d],
-            |t| ops::attention(&t[0], &t[1], &t[2], scale, &mask).unwrap(),
-            |t| {
-                let s = t[0].matmul(&t[1].t().unwrap()).unwrap();
-                composed::causal_softmax(&s, scale, &mask)
-                    .unwrap()
-                    .matmul(&t[2])
-                    .unwrap()
-            },
-            1e-5,
-            &format!(
-                "attention over tiles, {} queries, rep {rep}",
-                mask.queries()
-            ),
+        let what = format!(
+            "attention over tiles, {} queries, rep {rep}",
+            mask.queries()
         );
+        check_attention(&mut rng, &mask, [1, 2], rep, 16, &what);
     }
 }
 
