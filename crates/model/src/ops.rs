@@ -114,30 +114,6 @@ fn max_of(a: &[f32]) -> f32 {
     m
 }
 
-/// `out[i] = exp(scale * (x[i] - max))`; returns the sum of `out`.
-#[inline]
-fn exp_shifted(x: &[f32], out: &mut [f32], scale: f32, max: f32) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks = x.len() / 8 * 8;
-    for (cx, co) in x[..chunks]
-        .chunks_exact(8)
-        .zip(out[..chunks].chunks_exact_mut(8))
-    {
-        for i in 0..8 {
-            let e = exp_fast(scale * (cx[i] - max));
-            co[i] = e;
-            acc[i] += e;
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for (xi, oi) in x[chunks..].iter().zip(&mut out[chunks..]) {
-        let e = exp_fast(scale * (xi - max));
-        *oi = e;
-        s += e;
-    }
-    s
-}
-
 /// `x[i] = exp(scale * (x[i] - max))` in place; returns the sum (eight partial sums, so the
 /// loop vectorises).
 #[inline]
@@ -158,6 +134,16 @@ fn exp_shifted_inplace(x: &mut [f32], scale: f32, max: f32) -> f32 {
         s += e;
     }
     s
+}
+
+/// Softmax of `scale * row[a..b]` in place, every other entry of the row set to 0.
+#[inline]
+fn masked_softmax_row(row: &mut [f32], a: usize, b: usize, scale: f32) {
+    let max = max_of(&row[a..b]);
+    let inv = 1.0 / exp_shifted_inplace(&mut row[a..b], scale, max);
+    row[a..b].iter_mut().for_each(|v| *v *= inv);
+    row[..a].iter_mut().for_each(|v| *v = 0.0);
+    row[b..].iter_mut().for_each(|v| *v = 0.0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -478,12 +464,8 @@ fn softmax_rows(x: &[f32], out: &mut [f32], s: usize, scale: f32, mask: &CausalM
         .with_min_len(MIN_ROWS)
         .for_each(|(r, (o, x))| {
             let (lo, hi) = mask.range(r);
-            let max = max_of(&x[lo..hi]);
-            let sum = exp_shifted(&x[lo..hi], &mut o[lo..hi], scale, max);
-            let inv = 1.0 / sum;
-            o[lo..hi].iter_mut().for_each(|v| *v *= inv);
-            o[..lo].iter_mut().for_each(|v| *v = 0.0);
-            o[hi..].iter_mut().for_each(|v| *v = 0.0);
+            o[lo..hi].copy_from_slice(&x[lo..hi]);
+            masked_softmax_row(o, lo, hi, scale);
         });
 }
 
@@ -637,12 +619,7 @@ impl Attention {
         matmul(&mut p, l, qt, kt, false)?;
         for (r, row) in p.chunks_mut(l).enumerate() {
             let (a, b) = self.mask.range(x.i0 + r);
-            let (a, b) = (a - x.lo, b - x.lo);
-            let max = max_of(&row[a..b]);
-            let inv = 1.0 / exp_shifted_inplace(&mut row[a..b], self.scale, max);
-            row[a..b].iter_mut().for_each(|v| *v *= inv);
-            row[..a].iter_mut().for_each(|v| *v = 0.0);
-            row[b..].iter_mut().for_each(|v| *v = 0.0);
+            masked_softmax_row(row, a - x.lo, b - x.lo, self.scale);
         }
         Ok(p)
     }

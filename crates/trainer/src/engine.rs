@@ -545,7 +545,9 @@ impl<C: Communicator> Engine<C> {
     }
 }
 
-/// Per-row cross-entropy of `logits` `(m, vocab)` against `targets` `(m, 1)` (u32): `(m,)`.
+/// Per-row cross-entropy of `logits` `(m, vocab)` against `targets` `(m, 1)` (u32): `(m,)`,
+/// composed from candle's ops for the reference below (the engine uses the fused
+/// `ops::cross_entropy`).
 fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let max = logits.max_keepdim(D::Minus1)?.detach();
     let shifted = logits.broadcast_sub(&max)?;
