@@ -536,6 +536,14 @@ fn place_lines(obs: &Value, lang: Lang) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Results a place search asks for. The queries ask for "some" places and never say how
+/// many, so the count is fixed: one drawn at random would be a gold argument no model can infer
+/// from the query.
+const SEARCH_LIMIT: usize = 3;
+
+/// Entries a knowledge lookup asks for; fixed for the same reason as [`SEARCH_LIMIT`].
+const LOOKUP_LIMIT: usize = 3;
+
 fn travel(mut ep: Episode<'_>, complex: bool) -> Out {
     let lang = ep.lang;
     let sd = seed()?;
@@ -546,7 +554,7 @@ fn travel(mut ep: Episode<'_>, complex: bool) -> Out {
         .ok_or("place in an unknown city")?;
     let cn = city_name(city, lang).to_owned();
     let cat_word = lang.pick(cat.1, cat.2);
-    let limit = 2 + ep.rng.below(2);
+    let limit = SEARCH_LIMIT;
     let search = |c: (&str, &str, &str, &str, &str)| json!({"query": lang.pick(c.3, c.4), "city": cn, "category": c.0, "limit": limit});
     if complex {
         let cat2 = *pick(ep.rng, CATS);
@@ -1641,7 +1649,7 @@ const K_ZH: &[&str] = &[
 ];
 
 fn lookup(ep: &mut Episode<'_>, title: &str, thought: String) -> Result<String, String> {
-    let limit = 1 + ep.rng.below(3);
+    let limit = LOOKUP_LIMIT;
     let r = ep.call(
         thought,
         "lookup_knowledge",
