@@ -465,15 +465,14 @@ fn render(rows: &[Figures], notes: &[String], args: &ServeBenchArgs) -> String {
         }
         s.push_str(".\n");
     }
-    if let Some(ours) = rows.first() {
-        if let (Some((_, one)), Some((_, sixteen))) =
+    if let Some(ours) = rows.first()
+        && let (Some((_, one)), Some((_, sixteen))) =
             (ours.aggregate.first(), ours.aggregate.last())
-        {
-            s.push_str(&format!(
-                "\nagentune-serve with 16 streams: {:.2}x its single-stream aggregate.\n",
-                sixteen / one
-            ));
-        }
+    {
+        s.push_str(&format!(
+            "\nagentune-serve with 16 streams: {:.2}x its single-stream aggregate.\n",
+            sixteen / one
+        ));
     }
     let load = std::fs::read_to_string("/proc/loadavg")
         .ok()

@@ -85,10 +85,10 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let mut write_error = None;
     let result = generate(&net, &m.tokenizer, &ids, &params, &mut |delta| {
-        if write_error.is_none() {
-            if let Err(e) = out.write_all(delta.as_bytes()).and_then(|()| out.flush()) {
-                write_error = Some(e);
-            }
+        if write_error.is_none()
+            && let Err(e) = out.write_all(delta.as_bytes()).and_then(|()| out.flush())
+        {
+            write_error = Some(e);
         }
     })?;
     match write_error {

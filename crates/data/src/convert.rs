@@ -141,15 +141,16 @@ pub fn trajectory_from_messages(
             continue;
         }
         let thought = m.content.clone().filter(|c| !c.trim().is_empty());
-        if m.tool_calls.len() == 1 && !finish_offered {
-            if let Some(step) = finish_step(&m.tool_calls[0], thought.clone()) {
-                // A Finish call may be answered by a tool message; it is not an observation.
-                while i < rest.len() && rest[i].role == Role::Tool {
-                    i += 1;
-                }
-                steps.push(TrajectoryStep::new(step));
-                continue;
+        if m.tool_calls.len() == 1
+            && !finish_offered
+            && let Some(step) = finish_step(&m.tool_calls[0], thought.clone())
+        {
+            // A Finish call may be answered by a tool message; it is not an observation.
+            while i < rest.len() && rest[i].role == Role::Tool {
+                i += 1;
             }
+            steps.push(TrajectoryStep::new(step));
+            continue;
         }
         let mut observations = Vec::new();
         while i < rest.len() && rest[i].role == Role::Tool {

@@ -215,10 +215,11 @@ fn read_file_items(path: &Path) -> Result<Vec<(Loc, Value)>> {
             .collect());
     }
     // One pretty-printed object per file (ToolBench answers), or JSONL.
-    if trimmed.starts_with('{') && text.lines().filter(|l| !l.trim().is_empty()).count() > 1 {
-        if let Ok(v) = serde_json::from_str::<Value>(text) {
-            return Ok(vec![whole(v)]);
-        }
+    if trimmed.starts_with('{')
+        && text.lines().filter(|l| !l.trim().is_empty()).count() > 1
+        && let Ok(v) = serde_json::from_str::<Value>(text)
+    {
+        return Ok(vec![whole(v)]);
     }
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -337,13 +338,12 @@ fn record_from_messages(
     provenance: Provenance,
     scenario: &str,
 ) -> Record {
-    if !tools.is_empty() {
-        if let Some(mut t) =
+    if !tools.is_empty()
+        && let Some(mut t) =
             convert::trajectory_from_messages(&id, &messages, tools.clone(), provenance.clone())
-        {
-            t.meta = Some(traj_meta(&t, scenario));
-            return Record::from(t);
-        }
+    {
+        t.meta = Some(traj_meta(&t, scenario));
+        return Record::from(t);
     }
     let calls: Vec<&str> = messages
         .iter()

@@ -53,10 +53,10 @@ pub fn parse_line(text: &str) -> std::result::Result<Record, (String, String)> {
         if let Ok(t) = serde_json::from_str::<Trajectory>(text) {
             return Ok(Record::from(t));
         }
-    } else if text.contains("\"messages\"") {
-        if let Ok(s) = serde_json::from_str::<Sample>(text) {
-            return Ok(Record::from(s));
-        }
+    } else if text.contains("\"messages\"")
+        && let Ok(s) = serde_json::from_str::<Sample>(text)
+    {
+        return Ok(Record::from(s));
     }
     // Slow path: find out exactly what is wrong.
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {

@@ -56,7 +56,7 @@ impl MinHashParams {
                 self.num_perm
             ));
         }
-        if self.bands == 0 || self.num_perm % self.bands != 0 {
+        if self.bands == 0 || !self.num_perm.is_multiple_of(self.bands) {
             return bad(format!(
                 "minhash.bands ({}) must divide minhash.num_perm ({})",
                 self.bands, self.num_perm

@@ -946,13 +946,11 @@ fn apply_edits(t: &mut Trajectory, edits: &[Edit]) -> Result<BTreeSet<(usize, us
                 })?;
                 if let Some(Step::ToolCalls { calls, .. }) =
                     t.steps.get_mut(*step).map(|s| &mut s.step)
+                    && let Some(c) = calls.get_mut(*call)
+                    && c.arguments != args
                 {
-                    if let Some(c) = calls.get_mut(*call) {
-                        if c.arguments != args {
-                            c.arguments = args;
-                            changed.insert((*step, *call));
-                        }
-                    }
+                    c.arguments = args;
+                    changed.insert((*step, *call));
                 }
             }
         }

@@ -82,14 +82,13 @@ impl SplitSettings {
 /// The text a record is grouped by: its query (for a sample whose group names its query, that
 /// query), normalised.
 pub fn split_text(r: &Record) -> String {
-    if let Record::Sample(s) = r {
-        if let Some(q) = s
+    if let Record::Sample(s) = r
+        && let Some(q) = s
             .group
             .as_deref()
             .and_then(|g| g.strip_prefix(QUERY_GROUP_PREFIX))
-        {
-            return normalize(q);
-        }
+    {
+        return normalize(q);
     }
     normalize(r.query())
 }
@@ -102,11 +101,11 @@ fn merge_named_groups(records: &[Record], reps: &[u32]) -> Vec<u32> {
     let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
     for (i, r) in records.iter().enumerate() {
         uf.union(i as u32, reps[i]);
-        if let Record::Sample(sample) = r {
-            if let Some(g) = sample.group.as_deref().filter(|g| !g.is_empty()) {
-                let j = *first.entry(g).or_insert(i as u32);
-                uf.union(i as u32, j);
-            }
+        if let Record::Sample(sample) = r
+            && let Some(g) = sample.group.as_deref().filter(|g| !g.is_empty())
+        {
+            let j = *first.entry(g).or_insert(i as u32);
+            uf.union(i as u32, j);
         }
     }
     let mut smallest: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();

@@ -109,10 +109,8 @@ fn name(rng: &mut Rng, zh: bool) -> String {
     let n = 2 + rng.below(2);
     let src = if zh { SYLLABLES_ZH } else { SYLLABLES };
     let mut out: String = (0..n).map(|_| pick(rng, src)).collect();
-    if !zh {
-        if let Some(f) = out.get_mut(0..1) {
-            f.make_ascii_uppercase();
-        }
+    if !zh && let Some(f) = out.get_mut(0..1) {
+        f.make_ascii_uppercase();
     }
     out
 }
@@ -522,22 +520,19 @@ fn edit(r: &mut Record, near: bool, rng: &mut Rng) {
                 .messages
                 .iter_mut()
                 .find(|m| m.role == agentune_schema::Role::User)
+                && near
+                && let Some(c) = m.content.as_mut()
             {
-                if near {
-                    if let Some(c) = m.content.as_mut() {
-                        c.push_str(" please");
-                    }
-                }
+                c.push_str(" please");
             }
-            if !near {
-                if let Some(m) = s
+            if !near
+                && let Some(m) = s
                     .messages
                     .iter_mut()
                     .rev()
                     .find(|m| m.role == agentune_schema::Role::Assistant)
-                {
-                    m.content = Some(format!("A different answer, number {}.", rng.below(1000)));
-                }
+            {
+                m.content = Some(format!("A different answer, number {}.", rng.below(1000)));
             }
         }
     }

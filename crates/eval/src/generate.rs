@@ -51,10 +51,10 @@ pub fn generate_all<M: ChatModel + Sync + ?Sized>(
                 None => match model.chat(request) {
                     Ok(r) => {
                         generated.fetch_add(1, Ordering::Relaxed);
-                        if let Some(c) = cache {
-                            if let Err(e) = c.put(&key, &r) {
-                                tracing::warn!(error = %e, "cannot store a response in the cache");
-                            }
+                        if let Some(c) = cache
+                            && let Err(e) = c.put(&key, &r)
+                        {
+                            tracing::warn!(error = %e, "cannot store a response in the cache");
                         }
                         Ok(r)
                     }

@@ -518,17 +518,17 @@ fn section<'a>(text: &'a str, label: &str, ends: &[&str]) -> Option<&'a str> {
 pub fn parse_step(text: &str, funcs: &[Value]) -> PredictedStep {
     let mut out = PredictedStep::default();
     // <|startofthink|>{"api_name", "parameters"}<|endofthink|>
-    if let Some(block) = section(text, "<|startofthink|>", &["<|endofthink|>"]) {
-        if let Some(o) = json_object_in(block) {
-            out.tool_name = string_of(o.get("api_name"));
-            if let Some(Value::Object(a)) = o.get("parameters") {
-                out.tool_args = a.clone();
-            }
-            out.thought = text[..text.find("<|startofthink|>").unwrap_or(0)]
-                .trim()
-                .to_owned();
-            return out;
+    if let Some(block) = section(text, "<|startofthink|>", &["<|endofthink|>"])
+        && let Some(o) = json_object_in(block)
+    {
+        out.tool_name = string_of(o.get("api_name"));
+        if let Some(Value::Object(a)) = o.get("parameters") {
+            out.tool_args = a.clone();
         }
+        out.thought = text[..text.find("<|startofthink|>").unwrap_or(0)]
+            .trim()
+            .to_owned();
+        return out;
     }
     // Thought / Action / Action Input lines.
     if let Some(action) = section(text, "Action:", &["Action Input:", "\n"]) {
@@ -544,10 +544,10 @@ pub fn parse_step(text: &str, funcs: &[Value]) -> PredictedStep {
             match json_object_in(input) {
                 Some(o) if input.trim_start().starts_with('{') => out.tool_args = o,
                 _ => {
-                    if let Some(key) = first_parameter(funcs, &out.tool_name) {
-                        if !input.is_empty() {
-                            out.tool_args.insert(key, Value::String(input.to_owned()));
-                        }
+                    if let Some(key) = first_parameter(funcs, &out.tool_name)
+                        && !input.is_empty()
+                    {
+                        out.tool_args.insert(key, Value::String(input.to_owned()));
                     }
                 }
             }
@@ -683,10 +683,11 @@ pub fn reflection_score(
     gold: &[GoldStep],
     last_task: Option<&(String, Map<String, Value>)>,
 ) -> f64 {
-    if let Some((name, args)) = last_task {
-        if same_tool(&pred.tool_name, name) && args_equal(&pred.tool_args, args) {
-            return 0.0;
-        }
+    if let Some((name, args)) = last_task
+        && same_tool(&pred.tool_name, name)
+        && args_equal(&pred.tool_args, args)
+    {
+        return 0.0;
     }
     gold.iter()
         .filter(|g| !is_none(&g.thought) && !is_none(&g.tool_name))

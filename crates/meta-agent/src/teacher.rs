@@ -209,14 +209,15 @@ fn fill(text: &str, vars: &[(&str, &str)]) -> String {
             while j < b.len() && (b[j].is_ascii_lowercase() || b[j] == b'_') {
                 j += 1;
             }
-            if j > i + 1 && b.get(j) == Some(&b'}') {
-                if let Some((_, v)) = vars.iter().find(|(n, _)| *n == &text[i + 1..j]) {
-                    out.push_str(&text[last..i]);
-                    out.push_str(v);
-                    i = j + 1;
-                    last = i;
-                    continue;
-                }
+            if j > i + 1
+                && b.get(j) == Some(&b'}')
+                && let Some((_, v)) = vars.iter().find(|(n, _)| *n == &text[i + 1..j])
+            {
+                out.push_str(&text[last..i]);
+                out.push_str(v);
+                i = j + 1;
+                last = i;
+                continue;
             }
         }
         i += 1;

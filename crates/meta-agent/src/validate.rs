@@ -316,13 +316,13 @@ impl Validator {
                     "the prompt for {query:?} does not contain the query"
                 ));
             }
-            if !t.native_tools() {
-                if let Some(missing) = self.tools.iter().find(|s| !text.contains(&s.name)) {
-                    return Err(format!(
-                        "the prompt does not name the tool `{}`",
-                        missing.name
-                    ));
-                }
+            if !t.native_tools()
+                && let Some(missing) = self.tools.iter().find(|s| !text.contains(&s.name))
+            {
+                return Err(format!(
+                    "the prompt does not name the tool `{}`",
+                    missing.name
+                ));
             }
             if messages
                 .iter()

@@ -212,14 +212,14 @@ impl ModelConfig {
                 "MLP biases are not supported",
             ));
         }
-        if let Some(act) = &hf.hidden_act {
-            if act != "silu" {
-                return Err(Error::config(
-                    source,
-                    "hidden_act",
-                    format!("`{act}` is not supported (only silu)"),
-                ));
-            }
+        if let Some(act) = &hf.hidden_act
+            && act != "silu"
+        {
+            return Err(Error::config(
+                source,
+                "hidden_act",
+                format!("`{act}` is not supported (only silu)"),
+            ));
         }
         let rope_scaling = match &hf.rope_scaling {
             None | Some(Value::Null) => None,
@@ -275,7 +275,7 @@ impl ModelConfig {
                 return Err(Error::config(source, field, "must be positive"));
             }
         }
-        if self.num_heads % self.num_kv_heads != 0 {
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return Err(Error::config(
                 source,
                 "num_key_value_heads",
@@ -285,7 +285,7 @@ impl ModelConfig {
                 ),
             ));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(Error::config(source, "head_dim", "must be even for RoPE"));
         }
         if self.rms_norm_eps.is_nan() || self.rms_norm_eps <= 0.0 {

@@ -50,12 +50,12 @@ impl SamplingParams {
                 self.temperature
             )));
         }
-        if let Some(p) = self.top_p {
-            if p.is_nan() || p <= 0.0 || p > 1.0 {
-                return Err(Error::Generation(format!(
-                    "top_p must be in (0, 1], got {p}"
-                )));
-            }
+        if let Some(p) = self.top_p
+            && (p.is_nan() || p <= 0.0 || p > 1.0)
+        {
+            return Err(Error::Generation(format!(
+                "top_p must be in (0, 1], got {p}"
+            )));
         }
         if self.top_k == Some(0) {
             return Err(Error::Generation("top_k must be at least 1".into()));
@@ -141,14 +141,14 @@ impl Sampler {
         if self.params.repetition_penalty != 1.0 {
             let mut seen = std::collections::HashSet::new();
             for &t in history {
-                if seen.insert(t) {
-                    if let Some(l) = logits.get_mut(t as usize) {
-                        *l = if *l > 0.0 {
-                            *l / self.params.repetition_penalty
-                        } else {
-                            *l * self.params.repetition_penalty
-                        };
-                    }
+                if seen.insert(t)
+                    && let Some(l) = logits.get_mut(t as usize)
+                {
+                    *l = if *l > 0.0 {
+                        *l / self.params.repetition_penalty
+                    } else {
+                        *l * self.params.repetition_penalty
+                    };
                 }
             }
         }
@@ -241,12 +241,13 @@ impl TextStream {
         self.ids.push(id);
         let before = tok.decode(&self.ids[self.prefix..self.read], true)?;
         let after = tok.decode(&self.ids[self.prefix..], true)?;
-        if after.len() > before.len() && !after.ends_with('\u{FFFD}') {
-            if let Some(delta) = after.get(before.len()..) {
-                self.text.push_str(delta);
-                self.prefix = self.read;
-                self.read = self.ids.len();
-            }
+        if after.len() > before.len()
+            && !after.ends_with('\u{FFFD}')
+            && let Some(delta) = after.get(before.len()..)
+        {
+            self.text.push_str(delta);
+            self.prefix = self.read;
+            self.read = self.ids.len();
         }
         Ok(self.release(false))
     }

@@ -158,11 +158,11 @@ impl KvCache {
             let (b, h, _, d) = k.dims4()?;
             let nk = Tensor::zeros((b, h, cap, d), k.dtype(), k.device())?;
             let nv = Tensor::zeros((b, h, cap, d), v.dtype(), v.device())?;
-            if let Some((ck, cv)) = slot.as_ref() {
-                if self.len > 0 {
-                    nk.slice_set(&ck.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
-                    nv.slice_set(&cv.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
-                }
+            if let Some((ck, cv)) = slot.as_ref()
+                && self.len > 0
+            {
+                nk.slice_set(&ck.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                nv.slice_set(&cv.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
             }
             *slot = Some((nk, nv));
             self.capacity = self.capacity.max(cap);

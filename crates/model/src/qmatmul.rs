@@ -3,17 +3,25 @@
 //! candle's quantized CPU product walks the whole weight matrix once for every input row, so
 //! a batch of 16 decoding sequences costs 16 single-token passes, and it has no SIMD kernel for
 //! Q4_1 (the format of SmolLM2's layers). Here the input rows are quantized once (to 8-bit
-//! blocks, with the same rounding as candle and llama.cpp), then every weight row is read once
-//! per call and dotted with all input rows while it sits in the L1 cache; rayon splits the
-//! weight rows over the threads. On x86-64 with AVX2 and FMA (checked at run time) the block
-//! dots use 8-bit multiply-adds; elsewhere a portable loop gives the same sums.
+//! blocks, with the same rounding as candle and llama.cpp), and the weight rows are repacked
+//! at load time into tiles of eight rows. In a tile, each 32-value block keeps the eight rows'
+//! scales side by side and interleaves their values four bytes per row, so one 256-bit
+//! byte multiply-add takes four values of all eight rows against four broadcast input bytes,
+//! the per-block scaling is one vector operation for eight rows, and the eight results are
+//! eight consecutive output columns. A tile's values are unpacked once for up to four input
+//! rows; rayon splits the tiles over the threads.
 //!
-//! This is the one module of the crate allowed `unsafe`: the AVX2 kernels are
+//! The kernel is chosen at run time: with AVX-512 VNNI (and VL), `vpdpbusd` sums four byte
+//! products per lane in one instruction; with AVX2 and FMA, byte multiply-adds into 16-bit
+//! pairs and then 32-bit lanes; elsewhere a portable loop. All three compute the same integer
+//! block sums and the same float operations, so they give the same bits.
+//!
+//! This module and `gemm` are the crate's only `unsafe` code: the SIMD kernels are
 //! `#[target_feature]` functions over raw loads, called only after the lengths they read were
 //! checked and the CPU features detected.
 
 #![allow(unsafe_code)]
-// Indexed loops over blocks and rows mirror the kernels' pointer arithmetic.
+// Indexed loops over blocks, rows and lanes mirror the kernels' pointer arithmetic.
 #![allow(clippy::needless_range_loop)]
 
 use std::sync::Arc;
@@ -28,40 +36,93 @@ type CResult<T> = candle_core::Result<T>;
 /// Values per quantization block (both formats).
 const QK: usize = 32;
 
-/// Weight rows handed to one rayon task at least.
-const MIN_ROWS: usize = 16;
+/// Weight rows per tile: one 32-bit lane each of a 256-bit vector.
+const TILE: usize = 8;
 
-/// Input rows dotted together with one weight row: the weight block is loaded and unpacked
-/// once for all of them, and their sums are independent chains.
+/// Bytes of one tile's block: Q4_1 keeps two values a byte, Q8_0 one.
+const Q4_TILE_BYTES: usize = TILE * QK / 2;
+const Q8_TILE_BYTES: usize = TILE * QK;
+
+/// Tiles handed to one rayon task at least.
+const MIN_TILES: usize = 2;
+
+/// Input rows dotted together with one tile: its values are loaded and unpacked once for all
+/// of them, and their sums are independent chains.
 const GROUP: usize = 4;
 
 #[derive(Debug)]
 enum Blocks {
-    /// Per block: scale `d`, minimum `m`, 16 bytes of two 4-bit values each (value `j` in the
-    /// low nibble of byte `j`, value `j + 16` in the high nibble): `x = d * q + m`.
+    /// Per tile and block: the eight rows' scales `d` and minimums `m` (`x = d * q + m`), and
+    /// 128 bytes: for `g` in `0..4`, 32 bytes whose bytes `4j..4j + 4` are row `j`'s packed
+    /// bytes `4g..4g + 4` (their low nibbles are the block's values `4g..4g + 4`, their high
+    /// nibbles values `16 + 4g..16 + 4g + 4`).
     Q4_1 {
         d: Vec<f32>,
         m: Vec<f32>,
         qs: Vec<u8>,
     },
-    /// Per block: scale `d` and 32 signed bytes: `x = d * q`.
+    /// Per tile and block: the eight rows' scales `d` (`x = d * q`), and 256 bytes: for `g` in
+    /// `0..8`, 32 bytes whose bytes `4j..4j + 4` are row `j`'s values `4g..4g + 4`.
     Q8_0 { d: Vec<f32>, qs: Vec<i8> },
 }
 
-/// A `(rows, cols)` weight matrix kept quantized, repacked for the kernels below.
+/// A `(rows, cols)` weight matrix kept quantized, repacked into tiles for the kernels below
+/// (the last tile padded with zero rows).
 #[derive(Debug)]
 pub struct QuantMatrix {
     rows: usize,
     cols: usize,
+    tiles: usize,
     blocks: Blocks,
 }
 
-/// Input rows quantized to 8-bit blocks: values, per-block scales and per-block
-/// `scale * sum(values)` (what the Q4_1 minimum multiplies).
+/// Input rows quantized to 8-bit blocks: values, per-block scales, per-block
+/// `scale * sum(values)` rounded as the Q4_1 formula expects (what the minimum multiplies),
+/// and per-block integer sums of the values.
 struct QuantRows {
     qs: Vec<i8>,
     d: Vec<f32>,
     s: Vec<f32>,
+    sum: Vec<i32>,
+}
+
+/// The block kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Portable,
+    /// AVX2 and FMA.
+    Avx2,
+    /// AVX2, FMA, AVX-512 F, VL and VNNI.
+    Vnni,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") {
+                if has!("avx512f") && has!("avx512vl") && has!("avx512vnni") {
+                    return Self::Vnni;
+                }
+                return Self::Avx2;
+            }
+        }
+        Self::Portable
+    }
+
+    /// Every kernel this CPU runs, slowest first.
+    #[cfg(test)]
+    fn available() -> Vec<Self> {
+        let mut v = vec![Self::Portable];
+        match Self::detect() {
+            Self::Vnni => v.extend([Self::Avx2, Self::Vnni]),
+            Self::Avx2 => v.push(Self::Avx2),
+            Self::Portable => {}
+        }
+        v
+    }
 }
 
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
@@ -76,40 +137,58 @@ impl QuantMatrix {
         if cols % QK != 0 {
             return Ok(None);
         }
-        let nb = rows * cols / QK;
+        let nb = cols / QK;
+        let tiles = rows.div_ceil(TILE);
         let data = q.data()?;
         let blocks = match q.dtype() {
             GgmlDType::Q4_1 => {
                 const B: usize = 20;
-                if data.len() != nb * B {
+                if data.len() != rows * nb * B {
                     bail!("Q4_1 tensor of {rows}x{cols} holds {} bytes", data.len());
                 }
-                let mut d = Vec::with_capacity(nb);
-                let mut m = Vec::with_capacity(nb);
-                let mut qs = Vec::with_capacity(nb * 16);
-                for blk in data.chunks_exact(B) {
-                    d.push(f16_at(blk, 0));
-                    m.push(f16_at(blk, 2));
-                    qs.extend_from_slice(&blk[4..B]);
+                let mut d = vec![0f32; tiles * nb * TILE];
+                let mut m = vec![0f32; tiles * nb * TILE];
+                let mut qs = vec![0u8; tiles * nb * Q4_TILE_BYTES];
+                for (k, blk) in data.chunks_exact(B).enumerate() {
+                    let (r, b) = (k / nb, k % nb);
+                    let (tb, j) = ((r / TILE) * nb + b, r % TILE);
+                    d[tb * TILE + j] = f16_at(blk, 0);
+                    m[tb * TILE + j] = f16_at(blk, 2);
+                    for g in 0..4 {
+                        let at = tb * Q4_TILE_BYTES + g * 32 + 4 * j;
+                        qs[at..at + 4].copy_from_slice(&blk[4 + 4 * g..8 + 4 * g]);
+                    }
                 }
                 Blocks::Q4_1 { d, m, qs }
             }
             GgmlDType::Q8_0 => {
                 const B: usize = 34;
-                if data.len() != nb * B {
+                if data.len() != rows * nb * B {
                     bail!("Q8_0 tensor of {rows}x{cols} holds {} bytes", data.len());
                 }
-                let mut d = Vec::with_capacity(nb);
-                let mut qs = Vec::with_capacity(nb * QK);
-                for blk in data.chunks_exact(B) {
-                    d.push(f16_at(blk, 0));
-                    qs.extend(blk[2..B].iter().map(|&b| b as i8));
+                let mut d = vec![0f32; tiles * nb * TILE];
+                let mut qs = vec![0i8; tiles * nb * Q8_TILE_BYTES];
+                for (k, blk) in data.chunks_exact(B).enumerate() {
+                    let (r, b) = (k / nb, k % nb);
+                    let (tb, j) = ((r / TILE) * nb + b, r % TILE);
+                    d[tb * TILE + j] = f16_at(blk, 0);
+                    for g in 0..8 {
+                        let at = tb * Q8_TILE_BYTES + g * 32 + 4 * j;
+                        for (q, &v) in qs[at..at + 4].iter_mut().zip(&blk[2 + 4 * g..6 + 4 * g]) {
+                            *q = v as i8;
+                        }
+                    }
                 }
                 Blocks::Q8_0 { d, qs }
             }
             _ => return Ok(None),
         };
-        Ok(Some(Self { rows, cols, blocks }))
+        Ok(Some(Self {
+            rows,
+            cols,
+            tiles,
+            blocks,
+        }))
     }
 
     /// `(rows, cols)`.
@@ -122,13 +201,13 @@ impl QuantMatrix {
         x.apply_op1_no_bwd(&QuantMatMulOp(self.clone()))
     }
 
-    /// Quantizes `n` rows of `cols` values the way the weight format's partner expects.
+    /// Quantizes `n` rows of `cols` values to 8-bit blocks.
     fn quantize_rows(&self, x: &[f32], n: usize) -> QuantRows {
         let nb = n * self.cols / QK;
         let mut qs = vec![0i8; n * self.cols];
         let mut d = vec![0f32; nb];
         let mut s = vec![0f32; nb];
-        let with_sum = matches!(self.blocks, Blocks::Q4_1 { .. });
+        let mut sums = vec![0i32; nb];
         for (b, (xs, q)) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).enumerate() {
             let amax = xs.iter().fold(0f32, |a, v| a.max(v.abs()));
             let scale = amax / 127.0;
@@ -140,97 +219,112 @@ impl QuantMatrix {
             }
             let dh = f16::from_f32(scale);
             d[b] = dh.to_f32();
-            if with_sum {
-                s[b] = (f16::from_f32(sum as f32) * dh).to_f32();
-            }
+            s[b] = (f16::from_f32(sum as f32) * dh).to_f32();
+            sums[b] = sum;
         }
-        QuantRows { qs, d, s }
-    }
-
-    /// Computes `out[r * n + i] = dot(W[r], x[i])` for the weight rows `r0..r0 + out.len() / n`.
-    fn rows_into(&self, a: &QuantRows, n: usize, r0: usize, out: &mut [f32]) {
-        let nb = self.cols / QK;
-        for (rr, out_r) in out.chunks_exact_mut(n).enumerate() {
-            let w = (r0 + rr) * nb..(r0 + rr + 1) * nb;
-            let mut i = 0;
-            while i < n {
-                let g = (n - i).min(GROUP);
-                let o = &mut out_r[i..i + g];
-                match g {
-                    4 => self.dot_group::<4>(w.clone(), a, i, o),
-                    3 => self.dot_group::<3>(w.clone(), a, i, o),
-                    2 => self.dot_group::<2>(w.clone(), a, i, o),
-                    _ => self.dot_group::<1>(w.clone(), a, i, o),
-                }
-                i += g;
-            }
-        }
-    }
-
-    /// Dots the weight row of blocks `w` with input rows `i0..i0 + R` into `out`.
-    fn dot_group<const R: usize>(
-        &self,
-        w: std::ops::Range<usize>,
-        a: &QuantRows,
-        i0: usize,
-        out: &mut [f32],
-    ) {
-        let nb = w.len();
-        let ab = i0 * nb..(i0 + R) * nb;
-        let (aq, ad) = (&a.qs[ab.start * QK..ab.end * QK], &a.d[ab.clone()]);
-        match &self.blocks {
-            Blocks::Q4_1 { d, m, qs } => dot_q4_1::<R>(
-                &qs[w.start * 16..w.end * 16],
-                &d[w.clone()],
-                &m[w],
-                aq,
-                ad,
-                &a.s[ab],
-                out,
-            ),
-            Blocks::Q8_0 { d, qs } => {
-                dot_q8_0::<R>(&qs[w.start * QK..w.end * QK], &d[w], aq, ad, out)
-            }
+        QuantRows {
+            qs,
+            d,
+            s,
+            sum: sums,
         }
     }
 
     /// `x` holds `n` rows of `cols` values; returns `n` rows of `rows` values.
     pub fn matmul(&self, x: &[f32], n: usize) -> Vec<f32> {
+        self.matmul_with(Kernel::detect(), x, n)
+    }
+
+    fn matmul_with(&self, kernel: Kernel, x: &[f32], n: usize) -> Vec<f32> {
         let a = self.quantize_rows(x, n);
-        // Weight-row-major first (each task owns whole weight rows), then transposed.
-        let mut out_t = vec![0f32; self.rows * n];
+        // Tile-major first (tile `t`'s eight columns for input row `i` at `(t * n + i) * 8`),
+        // so each task owns one contiguous piece; then into rows.
+        let per_tile = n * TILE;
+        let mut out_t = vec![0f32; self.tiles * per_tile];
         let tasks = rayon::current_num_threads().max(1) * 4;
-        let per_task = self.rows.div_ceil(tasks).max(MIN_ROWS);
+        let per_task = self.tiles.div_ceil(tasks).max(MIN_TILES);
         out_t
-            .par_chunks_mut(per_task * n)
+            .par_chunks_mut(per_task * per_tile)
             .enumerate()
-            .for_each(|(t, chunk)| self.rows_into(&a, n, t * per_task, chunk));
+            .for_each(|(c, chunk)| {
+                for (k, tile_out) in chunk.chunks_exact_mut(per_tile).enumerate() {
+                    self.tile_into(kernel, c * per_task + k, &a, n, tile_out);
+                }
+            });
         if n == 1 {
+            out_t.truncate(self.rows);
             return out_t;
         }
-        let mut out = vec![0f32; self.rows * n];
-        for (r, row) in out_t.chunks_exact(n).enumerate() {
-            for (i, v) in row.iter().enumerate() {
-                out[i * self.rows + r] = *v;
+        let mut out = vec![0f32; n * self.rows];
+        for (t, tile) in out_t.chunks_exact(per_tile).enumerate() {
+            let c0 = t * TILE;
+            let w = TILE.min(self.rows - c0);
+            for (i, v) in tile.chunks_exact(TILE).enumerate() {
+                out[i * self.rows + c0..i * self.rows + c0 + w].copy_from_slice(&v[..w]);
             }
         }
         out
     }
+
+    /// Tile `t` against all `n` input rows, into `out` (`n * 8` values, input row-major).
+    fn tile_into(&self, kernel: Kernel, t: usize, a: &QuantRows, n: usize, out: &mut [f32]) {
+        let mut i = 0;
+        while i < n {
+            let g = (n - i).min(GROUP);
+            let o = &mut out[i * TILE..(i + g) * TILE];
+            match g {
+                4 => self.tile_group::<4>(kernel, t, a, i, o),
+                3 => self.tile_group::<3>(kernel, t, a, i, o),
+                2 => self.tile_group::<2>(kernel, t, a, i, o),
+                _ => self.tile_group::<1>(kernel, t, a, i, o),
+            }
+            i += g;
+        }
+    }
+
+    /// Tile `t` against input rows `i0..i0 + R`, into `out` (`R * 8` values).
+    fn tile_group<const R: usize>(
+        &self,
+        kernel: Kernel,
+        t: usize,
+        a: &QuantRows,
+        i0: usize,
+        out: &mut [f32],
+    ) {
+        let nb = self.cols / QK;
+        let w = t * nb..(t + 1) * nb;
+        let ab = i0 * nb..(i0 + R) * nb;
+        let aq = &a.qs[ab.start * QK..ab.end * QK];
+        let ad = &a.d[ab.clone()];
+        match &self.blocks {
+            Blocks::Q4_1 { d, m, qs } => tile_q4_1::<R>(
+                kernel,
+                &qs[w.start * Q4_TILE_BYTES..w.end * Q4_TILE_BYTES],
+                &d[w.start * TILE..w.end * TILE],
+                &m[w.start * TILE..w.end * TILE],
+                aq,
+                ad,
+                &a.s[ab],
+                out,
+            ),
+            Blocks::Q8_0 { d, qs } => tile_q8_0::<R>(
+                kernel,
+                &qs[w.start * Q8_TILE_BYTES..w.end * Q8_TILE_BYTES],
+                &d[w.start * TILE..w.end * TILE],
+                aq,
+                ad,
+                &a.sum[ab],
+                out,
+            ),
+        }
+    }
 }
 
-fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// One Q4_1 weight row (`nb` blocks) against `R` consecutive quantized input rows.
-fn dot_q4_1<const R: usize>(
+/// One Q4_1 tile (`nb` blocks) against `R` consecutive quantized input rows: `out[r * 8 + j]`
+/// is the dot of the tile's row `j` with input row `r`.
+#[allow(clippy::too_many_arguments)]
+fn tile_q4_1<const R: usize>(
+    kernel: Kernel,
     wq: &[u8],
     wd: &[f32],
     wm: &[f32],
@@ -239,82 +333,137 @@ fn dot_q4_1<const R: usize>(
     as_: &[f32],
     out: &mut [f32],
 ) {
-    let nb = wd.len();
-    assert!(wq.len() == nb * 16 && wm.len() == nb && aq.len() == R * nb * QK);
-    assert!(ad.len() == R * nb && as_.len() == R * nb && out.len() == R);
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 and FMA, and the lengths read were checked above.
-        unsafe { x86::dot_q4_1::<R>(nb, wq, wd, wm, aq, ad, as_, out) };
-        return;
-    }
-    for (r, o) in out.iter_mut().enumerate() {
-        let mut sum = 0f32;
-        for b in 0..nb {
-            let q = &wq[b * 16..b * 16 + 16];
-            let k = r * nb + b;
-            let x = &aq[k * QK..k * QK + QK];
-            let mut si = 0i32;
-            for j in 0..16 {
-                si += (q[j] & 0x0F) as i32 * x[j] as i32 + (q[j] >> 4) as i32 * x[j + 16] as i32;
+    let nb = wd.len() / TILE;
+    assert!(wd.len() == nb * TILE && wm.len() == nb * TILE && wq.len() == nb * Q4_TILE_BYTES);
+    assert!(aq.len() == R * nb * QK && ad.len() == R * nb && as_.len() == R * nb);
+    assert!(out.len() == R * TILE);
+    match kernel {
+        // SAFETY: the CPU has the kernel's features (detected), and the lengths it reads were
+        // checked above.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Vnni => unsafe { x86::q4_1_vnni::<R>(nb, wq, wd, wm, aq, ad, as_, out) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { x86::q4_1_avx2::<R>(nb, wq, wd, wm, aq, ad, as_, out) },
+        _ => {
+            for r in 0..R {
+                let (mut acc, mut mins) = ([0f32; TILE], [0f32; TILE]);
+                for b in 0..nb {
+                    let k = r * nb + b;
+                    let x = &aq[k * QK..k * QK + QK];
+                    let q = &wq[b * Q4_TILE_BYTES..(b + 1) * Q4_TILE_BYTES];
+                    for j in 0..TILE {
+                        let mut si = 0i32;
+                        for g in 0..4 {
+                            for i in 0..4 {
+                                let v = q[g * 32 + 4 * j + i];
+                                si += (v & 0x0F) as i32 * x[4 * g + i] as i32
+                                    + (v >> 4) as i32 * x[16 + 4 * g + i] as i32;
+                            }
+                        }
+                        let l = b * TILE + j;
+                        acc[j] = (si as f32).mul_add(wd[l] * ad[k], acc[j]);
+                        mins[j] = wm[l].mul_add(as_[k], mins[j]);
+                    }
+                }
+                for (o, (a, m)) in out[r * TILE..(r + 1) * TILE]
+                    .iter_mut()
+                    .zip(acc.iter().zip(&mins))
+                {
+                    *o = a + m;
+                }
             }
-            sum += si as f32 * (wd[b] * ad[k]) + wm[b] * as_[k];
         }
-        *o = sum;
     }
 }
 
-/// One Q8_0 weight row (`nb` blocks) against `R` consecutive quantized input rows.
-fn dot_q8_0<const R: usize>(wq: &[i8], wd: &[f32], aq: &[i8], ad: &[f32], out: &mut [f32]) {
-    let nb = wd.len();
-    assert!(wq.len() == nb * QK && aq.len() == R * nb * QK);
-    assert!(ad.len() == R * nb && out.len() == R);
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 and FMA, and the lengths read were checked above.
-        unsafe { x86::dot_q8_0::<R>(nb, wq, wd, aq, ad, out) };
-        return;
-    }
-    for (r, o) in out.iter_mut().enumerate() {
-        let mut sum = 0f32;
-        for b in 0..nb {
-            let k = r * nb + b;
-            let si: i32 = wq[b * QK..b * QK + QK]
-                .iter()
-                .zip(&aq[k * QK..k * QK + QK])
-                .map(|(&w, &x)| w as i32 * x as i32)
-                .sum();
-            sum += si as f32 * (wd[b] * ad[k]);
+/// One Q8_0 tile (`nb` blocks) against `R` consecutive quantized input rows (`sum`: the input
+/// blocks' integer sums); `out` as for [`tile_q4_1`].
+#[allow(clippy::too_many_arguments)]
+fn tile_q8_0<const R: usize>(
+    kernel: Kernel,
+    wq: &[i8],
+    wd: &[f32],
+    aq: &[i8],
+    ad: &[f32],
+    sum: &[i32],
+    out: &mut [f32],
+) {
+    let nb = wd.len() / TILE;
+    assert!(wd.len() == nb * TILE && wq.len() == nb * Q8_TILE_BYTES);
+    assert!(aq.len() == R * nb * QK && ad.len() == R * nb && sum.len() == R * nb);
+    assert!(out.len() == R * TILE);
+    match kernel {
+        // SAFETY: the CPU has the kernel's features (detected), and the lengths it reads were
+        // checked above.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Vnni => unsafe { x86::q8_0_vnni::<R>(nb, wq, wd, aq, ad, sum, out) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { x86::q8_0_avx2::<R>(nb, wq, wd, aq, ad, out) },
+        _ => {
+            for r in 0..R {
+                let mut acc = [0f32; TILE];
+                for b in 0..nb {
+                    let k = r * nb + b;
+                    let x = &aq[k * QK..k * QK + QK];
+                    let q = &wq[b * Q8_TILE_BYTES..(b + 1) * Q8_TILE_BYTES];
+                    for j in 0..TILE {
+                        let mut si = 0i32;
+                        for g in 0..8 {
+                            for i in 0..4 {
+                                si += q[g * 32 + 4 * j + i] as i32 * x[4 * g + i] as i32;
+                            }
+                        }
+                        acc[j] = (si as f32).mul_add(wd[b * TILE + j] * ad[k], acc[j]);
+                    }
+                }
+                out[r * TILE..(r + 1) * TILE].copy_from_slice(&acc);
+            }
         }
-        *o = sum;
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    //! AVX2 block dots: unsigned-by-signed byte multiply-adds into 16-bit pairs, then into
-    //! 32-bit lanes, scaled per block into an f32 accumulator.
+    //! The tile kernels. Lane `j` of every vector belongs to the tile's row `j`; a group of
+    //! four input bytes is broadcast to all lanes, so one multiply-add sums four values of
+    //! each of the eight rows. The integer sums of a block are scaled by the eight rows'
+    //! scales times the input block's scale into an f32 accumulator per input row.
 
     use std::arch::x86_64::*;
 
-    use super::QK;
+    use super::{Q4_TILE_BYTES, Q8_TILE_BYTES, QK, TILE};
 
+    /// Four bytes of `x` from `at`, in every 32-bit lane.
+    ///
+    /// # Safety
+    /// AVX2 available; `x.add(at)` to `x.add(at + 4)` is readable.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn bcast4(x: *const i8, at: usize) -> __m256i {
+        // SAFETY: the caller guarantees the four bytes are readable; the read is unaligned.
+        _mm256_set1_epi32(unsafe { x.add(at).cast::<i32>().read_unaligned() })
+    }
+
+    /// `acc` plus the block sums `s` (one i32 lane per tile row) times the rows' scales `d`
+    /// times the input block's scale `ad`.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn hsum(v: __m256) -> f32 {
-        let lo = _mm256_castps256_ps128(v);
-        let hi = _mm256_extractf128_ps(v, 1);
-        let s = _mm_add_ps(lo, hi);
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-        _mm_cvtss_f32(s)
+    fn scale_into(acc: __m256, s: __m256i, d: __m256, ad: f32) -> __m256 {
+        _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(s),
+            _mm256_mul_ps(d, _mm256_set1_ps(ad)),
+            acc,
+        )
     }
 
     /// # Safety
-    /// AVX2 and FMA available; `wq` holds `nb * 16` bytes, `wd` and `wm` `nb` values, `aq`
-    /// `R * nb * 32` bytes, `ad` and `as_` `R * nb` values, `out` `R`.
+    /// AVX2 and FMA available; `wq` holds `nb * 128` bytes, `wd` and `wm` `nb * 8` values,
+    /// `aq` `R * nb * 32` bytes, `ad` and `as_` `R * nb` values, `out` `R * 8`.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn dot_q4_1<const R: usize>(
+    pub(super) unsafe fn q4_1_avx2<const R: usize>(
         nb: usize,
         wq: &[u8],
         wd: &[f32],
@@ -326,33 +475,119 @@ mod x86 {
     ) {
         let mask = _mm256_set1_epi8(0x0F);
         let ones = _mm256_set1_epi16(1);
+        // The minimums' terms go into their own accumulators: two short dependency chains.
         let mut acc = [_mm256_setzero_ps(); R];
-        let mut mins = [0f32; R];
+        let mut mins = [_mm256_setzero_ps(); R];
         for b in 0..nb {
-            // SAFETY: `b < nb`, so bytes `b*16..b*16+16` of `wq` are in bounds.
-            let raw = unsafe { _mm_loadu_si128(wq.as_ptr().add(b * 16).cast()) };
-            // Low nibbles are values 0..16 of the block, high nibbles 16..32.
-            let w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), mask);
+            // Eight byte-pair products per 16-bit lane at most, each pair at most
+            // 2 * 15 * 127: the 16-bit sums stay below 30,481 and cannot overflow.
+            let mut p = [_mm256_setzero_si256(); R];
+            for g in 0..4 {
+                // SAFETY: `b < nb`, so the 32 bytes at `b * 128 + g * 32` are in bounds.
+                let raw = unsafe {
+                    _mm256_loadu_si256(wq.as_ptr().add(b * Q4_TILE_BYTES + g * 32).cast())
+                };
+                let lo = _mm256_and_si256(raw, mask);
+                let hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+                for r in 0..R {
+                    let x = aq.as_ptr().wrapping_add((r * nb + b) * QK);
+                    // SAFETY: `r * nb + b < R * nb`, so the block's 32 bytes are in bounds.
+                    let (xl, xh) = unsafe { (bcast4(x, 4 * g), bcast4(x, 16 + 4 * g)) };
+                    p[r] = _mm256_add_epi16(p[r], _mm256_maddubs_epi16(lo, xl));
+                    p[r] = _mm256_add_epi16(p[r], _mm256_maddubs_epi16(hi, xh));
+                }
+            }
+            // SAFETY: `b < nb`, so the eight values at `b * 8` are in bounds.
+            let (d, m) = unsafe {
+                (
+                    _mm256_loadu_ps(wd.as_ptr().add(b * TILE)),
+                    _mm256_loadu_ps(wm.as_ptr().add(b * TILE)),
+                )
+            };
             for r in 0..R {
                 let k = r * nb + b;
-                // SAFETY: `k < R * nb`, so bytes `k*32..k*32+32` of `aq` are in bounds.
-                let x = unsafe { _mm256_loadu_si256(aq.as_ptr().add(k * QK).cast()) };
-                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
-                let scale = _mm256_set1_ps(wd[b] * ad[k]);
-                acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[r]);
-                mins[r] += wm[b] * as_[k];
+                let s = _mm256_madd_epi16(p[r], ones);
+                acc[r] = scale_into(acc[r], s, d, ad[k]);
+                mins[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(as_[k]), mins[r]);
             }
         }
         for r in 0..R {
-            out[r] = hsum(acc[r]) + mins[r];
+            // SAFETY: `out` holds `R * 8` values.
+            unsafe {
+                _mm256_storeu_ps(
+                    out.as_mut_ptr().add(r * TILE),
+                    _mm256_add_ps(acc[r], mins[r]),
+                )
+            };
         }
     }
 
     /// # Safety
-    /// AVX2 and FMA available; `wq` holds `nb * 32` bytes, `wd` `nb` values, `aq` `R * nb * 32`
-    /// bytes, `ad` `R * nb` values, `out` `R`.
+    /// AVX2, FMA, AVX-512 F, VL and VNNI available; lengths as for [`q4_1_avx2`].
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+    pub(super) unsafe fn q4_1_vnni<const R: usize>(
+        nb: usize,
+        wq: &[u8],
+        wd: &[f32],
+        wm: &[f32],
+        aq: &[i8],
+        ad: &[f32],
+        as_: &[f32],
+        out: &mut [f32],
+    ) {
+        let mask = _mm256_set1_epi8(0x0F);
+        let mut acc = [_mm256_setzero_ps(); R];
+        let mut mins = [_mm256_setzero_ps(); R];
+        for b in 0..nb {
+            // Low and high nibbles in two chains, so one input row does not wait on a single
+            // chain of eight dependent multiply-adds.
+            let mut s = [_mm256_setzero_si256(); R];
+            let mut t = [_mm256_setzero_si256(); R];
+            for g in 0..4 {
+                // SAFETY: `b < nb`, so the 32 bytes at `b * 128 + g * 32` are in bounds.
+                let raw = unsafe {
+                    _mm256_loadu_si256(wq.as_ptr().add(b * Q4_TILE_BYTES + g * 32).cast())
+                };
+                let lo = _mm256_and_si256(raw, mask);
+                let hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+                for r in 0..R {
+                    let x = aq.as_ptr().wrapping_add((r * nb + b) * QK);
+                    // SAFETY: `r * nb + b < R * nb`, so the block's 32 bytes are in bounds.
+                    let (xl, xh) = unsafe { (bcast4(x, 4 * g), bcast4(x, 16 + 4 * g)) };
+                    s[r] = _mm256_dpbusd_epi32(s[r], lo, xl);
+                    t[r] = _mm256_dpbusd_epi32(t[r], hi, xh);
+                }
+            }
+            // SAFETY: `b < nb`, so the eight values at `b * 8` are in bounds.
+            let (d, m) = unsafe {
+                (
+                    _mm256_loadu_ps(wd.as_ptr().add(b * TILE)),
+                    _mm256_loadu_ps(wm.as_ptr().add(b * TILE)),
+                )
+            };
+            for r in 0..R {
+                let k = r * nb + b;
+                acc[r] = scale_into(acc[r], _mm256_add_epi32(s[r], t[r]), d, ad[k]);
+                mins[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(as_[k]), mins[r]);
+            }
+        }
+        for r in 0..R {
+            // SAFETY: `out` holds `R * 8` values.
+            unsafe {
+                _mm256_storeu_ps(
+                    out.as_mut_ptr().add(r * TILE),
+                    _mm256_add_ps(acc[r], mins[r]),
+                )
+            };
+        }
+    }
+
+    /// # Safety
+    /// AVX2 and FMA available; `wq` holds `nb * 256` bytes, `wd` `nb * 8` values, `aq`
+    /// `R * nb * 32` bytes, `ad` `R * nb` values, `out` `R * 8`.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn dot_q8_0<const R: usize>(
+    pub(super) unsafe fn q8_0_avx2<const R: usize>(
         nb: usize,
         wq: &[i8],
         wd: &[f32],
@@ -363,22 +598,80 @@ mod x86 {
         let ones = _mm256_set1_epi16(1);
         let mut acc = [_mm256_setzero_ps(); R];
         for b in 0..nb {
-            // SAFETY: `b < nb`, so bytes `b*32..b*32+32` of `wq` are in bounds.
-            let w = unsafe { _mm256_loadu_si256(wq.as_ptr().add(b * QK).cast()) };
-            // The unsigned-by-signed multiply needs one side >= 0: |w| times x with w's sign.
-            let wabs = _mm256_sign_epi8(w, w);
+            let mut s = [_mm256_setzero_si256(); R];
+            for g in 0..8 {
+                // SAFETY: `b < nb`, so the 32 bytes at `b * 256 + g * 32` are in bounds.
+                let w = unsafe {
+                    _mm256_loadu_si256(wq.as_ptr().add(b * Q8_TILE_BYTES + g * 32).cast())
+                };
+                // The unsigned-by-signed multiply needs one side >= 0: |w| times x with w's
+                // sign. A pair is at most 2 * 128 * 127 = 32,512: no 16-bit overflow.
+                let wabs = _mm256_sign_epi8(w, w);
+                for r in 0..R {
+                    let x = aq.as_ptr().wrapping_add((r * nb + b) * QK);
+                    // SAFETY: `r * nb + b < R * nb`, so the block's 32 bytes are in bounds.
+                    let xg = unsafe { bcast4(x, 4 * g) };
+                    let p = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xg, w));
+                    s[r] = _mm256_add_epi32(s[r], _mm256_madd_epi16(p, ones));
+                }
+            }
+            // SAFETY: `b < nb`, so the eight values at `b * 8` are in bounds.
+            let d = unsafe { _mm256_loadu_ps(wd.as_ptr().add(b * TILE)) };
             for r in 0..R {
-                let k = r * nb + b;
-                // SAFETY: `k < R * nb`, so bytes `k*32..k*32+32` of `aq` are in bounds.
-                let x = unsafe { _mm256_loadu_si256(aq.as_ptr().add(k * QK).cast()) };
-                let p = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(x, w));
-                let p = _mm256_madd_epi16(p, ones);
-                let scale = _mm256_set1_ps(wd[b] * ad[k]);
-                acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[r]);
+                acc[r] = scale_into(acc[r], s[r], d, ad[r * nb + b]);
             }
         }
         for r in 0..R {
-            out[r] = hsum(acc[r]);
+            // SAFETY: `out` holds `R * 8` values.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(r * TILE), acc[r]) };
+        }
+    }
+
+    /// # Safety
+    /// AVX2, FMA, AVX-512 F, VL and VNNI available; lengths as for [`q8_0_avx2`], and `sum`
+    /// holds `R * nb` values.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+    pub(super) unsafe fn q8_0_vnni<const R: usize>(
+        nb: usize,
+        wq: &[i8],
+        wd: &[f32],
+        aq: &[i8],
+        ad: &[f32],
+        sum: &[i32],
+        out: &mut [f32],
+    ) {
+        // `vpdpbusd` multiplies unsigned by signed bytes: the weights shifted by 128 are
+        // unsigned, and 128 times the input block's sum is taken off afterwards.
+        let flip = _mm256_set1_epi8(i8::MIN);
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..nb {
+            // Even and odd groups in two chains (see `q4_1_vnni`).
+            let mut s = [[_mm256_setzero_si256(); R]; 2];
+            for g in 0..8 {
+                // SAFETY: `b < nb`, so the 32 bytes at `b * 256 + g * 32` are in bounds.
+                let w = unsafe {
+                    _mm256_loadu_si256(wq.as_ptr().add(b * Q8_TILE_BYTES + g * 32).cast())
+                };
+                let wu = _mm256_xor_si256(w, flip);
+                for r in 0..R {
+                    let x = aq.as_ptr().wrapping_add((r * nb + b) * QK);
+                    // SAFETY: `r * nb + b < R * nb`, so the block's 32 bytes are in bounds.
+                    let xg = unsafe { bcast4(x, 4 * g) };
+                    s[g % 2][r] = _mm256_dpbusd_epi32(s[g % 2][r], wu, xg);
+                }
+            }
+            // SAFETY: `b < nb`, so the eight values at `b * 8` are in bounds.
+            let d = unsafe { _mm256_loadu_ps(wd.as_ptr().add(b * TILE)) };
+            for r in 0..R {
+                let k = r * nb + b;
+                let s = _mm256_add_epi32(s[0][r], s[1][r]);
+                let s = _mm256_sub_epi32(s, _mm256_set1_epi32(128 * sum[k]));
+                acc[r] = scale_into(acc[r], s, d, ad[k]);
+            }
+        }
+        for r in 0..R {
+            // SAFETY: `out` holds `R * 8` values.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(r * TILE), acc[r]) };
         }
     }
 }
@@ -465,6 +758,7 @@ mod tests {
 
     #[test]
     fn q4_1_matches_candles_product() {
+        // 70 rows: the last tile is padded with two zero rows.
         for n in [1, 3, 17] {
             check(GgmlDType::Q4_1, 70, 96, n);
         }
@@ -477,51 +771,61 @@ mod tests {
         }
     }
 
-    /// The kernels in use (SIMD where the CPU has it) against the block formula, written out.
+    /// Every kernel this CPU runs gives the bits of the portable one, and the portable one
+    /// equals the block formula written out over the GGUF blocks (not over the tiles).
     #[test]
     fn kernels_equal_the_block_formula() {
-        const R: usize = 3;
-        let w = Tensor::from_vec(input(2, 128, 3), (2, 128), &Device::Cpu).unwrap();
-        let x = input(R, 128, 5);
+        let (rows, cols, n) = (19, 128, 7);
+        let nb = cols / QK;
+        let w = Tensor::from_vec(input(rows, cols, 3), (rows, cols), &Device::Cpu).unwrap();
+        let x = input(n, cols, 5);
         for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
             let q = QTensor::quantize(&w, dtype).unwrap();
+            let raw = q.data().unwrap();
             let m = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
-            let a = m.quantize_rows(&x, R);
-            let mut got = [0f32; R];
-            let mut want = [0f32; R];
-            match &m.blocks {
-                Blocks::Q4_1 { d, m: mins, qs } => {
-                    dot_q4_1::<R>(&qs[..64], &d[..4], &mins[..4], &a.qs, &a.d, &a.s, &mut got);
-                    for (r, want) in want.iter_mut().enumerate() {
-                        for b in 0..4 {
-                            let k = r * 4 + b;
-                            let mut si = 0i32;
-                            for j in 0..16 {
-                                let q = qs[b * 16 + j];
-                                si += (q & 15) as i32 * a.qs[k * 32 + j] as i32
-                                    + (q >> 4) as i32 * a.qs[k * 32 + j + 16] as i32;
+            let a = m.quantize_rows(&x, n);
+            let mut want = vec![0f32; n * rows];
+            for i in 0..n {
+                for r in 0..rows {
+                    let mut sum = 0f32;
+                    for b in 0..nb {
+                        let k = i * nb + b;
+                        let xs = &a.qs[k * QK..k * QK + QK];
+                        sum += match dtype {
+                            GgmlDType::Q4_1 => {
+                                let blk = &raw[(r * nb + b) * 20..(r * nb + b + 1) * 20];
+                                let mut si = 0i32;
+                                for j in 0..16 {
+                                    let v = blk[4 + j];
+                                    si += (v & 15) as i32 * xs[j] as i32
+                                        + (v >> 4) as i32 * xs[j + 16] as i32;
+                                }
+                                si as f32 * f16_at(blk, 0) * a.d[k] + f16_at(blk, 2) * a.s[k]
                             }
-                            *want += si as f32 * d[b] * a.d[k] + mins[b] * a.s[k];
-                        }
+                            _ => {
+                                let blk = &raw[(r * nb + b) * 34..(r * nb + b + 1) * 34];
+                                let si: i32 = (0..32)
+                                    .map(|j| blk[2 + j] as i8 as i32 * xs[j] as i32)
+                                    .sum();
+                                si as f32 * f16_at(blk, 0) * a.d[k]
+                            }
+                        };
                     }
-                }
-                Blocks::Q8_0 { d, qs } => {
-                    dot_q8_0::<R>(&qs[..128], &d[..4], &a.qs, &a.d, &mut got);
-                    for (r, want) in want.iter_mut().enumerate() {
-                        for b in 0..4 {
-                            let k = r * 4 + b;
-                            let si: i32 = (0..32)
-                                .map(|j| qs[b * 32 + j] as i32 * a.qs[k * 32 + j] as i32)
-                                .sum();
-                            *want += si as f32 * d[b] * a.d[k];
-                        }
-                    }
+                    want[i * rows + r] = sum;
                 }
             }
-            for (g, w) in got.iter().zip(&want) {
+            let portable = m.matmul_with(Kernel::Portable, &x, n);
+            for (e, (g, w)) in portable.iter().zip(&want).enumerate() {
                 assert!(
                     (g - w).abs() <= 1e-4 * w.abs().max(1.0),
-                    "{dtype:?}: {g} vs {w}"
+                    "{dtype:?}: element {e}: {g} vs {w}"
+                );
+            }
+            for kernel in Kernel::available() {
+                assert_eq!(
+                    m.matmul_with(kernel, &x, n),
+                    portable,
+                    "{dtype:?}: the {kernel:?} kernel"
                 );
             }
         }

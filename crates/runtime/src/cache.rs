@@ -217,10 +217,10 @@ impl<M: ChatModel + ?Sized> ChatModel for CachedModel<'_, M> {
                 Err(e) => return Err(e),
             }
         };
-        if let Some(c) = self.cache {
-            if let Err(e) = c.put(&key, &response) {
-                tracing::warn!(error = %e, "cannot write the response cache");
-            }
+        if let Some(c) = self.cache
+            && let Err(e) = c.put(&key, &response)
+        {
+            tracing::warn!(error = %e, "cannot write the response cache");
         }
         Ok(response)
     }

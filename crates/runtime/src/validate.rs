@@ -158,31 +158,31 @@ fn check(
         }
     }
 
-    if let Some(Value::Array(options)) = obj.get("enum") {
-        if !options.iter().any(|o| json_eq(o, value)) {
-            let list = options
-                .iter()
-                .map(Value::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut message = format!("expected one of [{list}], got {}", short(value));
-            if let Some(s) = value.as_str() {
-                let names = options.iter().filter_map(Value::as_str);
-                if let Some(best) = closest(s, names) {
-                    message.push_str(&format!(" (did you mean \"{best}\"?)"));
-                }
+    if let Some(Value::Array(options)) = obj.get("enum")
+        && !options.iter().any(|o| json_eq(o, value))
+    {
+        let list = options
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut message = format!("expected one of [{list}], got {}", short(value));
+        if let Some(s) = value.as_str() {
+            let names = options.iter().filter_map(Value::as_str);
+            if let Some(best) = closest(s, names) {
+                message.push_str(&format!(" (did you mean \"{best}\"?)"));
             }
-            push(errors, path, message);
         }
+        push(errors, path, message);
     }
-    if let Some(c) = obj.get("const") {
-        if !json_eq(c, value) {
-            push(
-                errors,
-                path,
-                format!("expected exactly {c}, got {}", short(value)),
-            );
-        }
+    if let Some(c) = obj.get("const")
+        && !json_eq(c, value)
+    {
+        push(
+            errors,
+            path,
+            format!("expected exactly {c}, got {}", short(value)),
+        );
     }
 
     match value {
@@ -297,23 +297,23 @@ fn check_object(
             },
         }
     }
-    if let Some(min) = schema.get("minProperties").and_then(Value::as_u64) {
-        if (map.len() as u64) < min {
-            push(
-                errors,
-                path,
-                format!("expected at least {min} properties, got {}", map.len()),
-            );
-        }
+    if let Some(min) = schema.get("minProperties").and_then(Value::as_u64)
+        && (map.len() as u64) < min
+    {
+        push(
+            errors,
+            path,
+            format!("expected at least {min} properties, got {}", map.len()),
+        );
     }
-    if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64) {
-        if (map.len() as u64) > max {
-            push(
-                errors,
-                path,
-                format!("expected at most {max} properties, got {}", map.len()),
-            );
-        }
+    if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64)
+        && (map.len() as u64) > max
+    {
+        push(
+            errors,
+            path,
+            format!("expected at most {max} properties, got {}", map.len()),
+        );
     }
 }
 
@@ -339,23 +339,23 @@ fn check_array(
         }
         _ => {}
     }
-    if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-        if (items.len() as u64) < min {
-            push(
-                errors,
-                path,
-                format!("expected at least {min} items, got {}", items.len()),
-            );
-        }
+    if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+        && (items.len() as u64) < min
+    {
+        push(
+            errors,
+            path,
+            format!("expected at least {min} items, got {}", items.len()),
+        );
     }
-    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-        if (items.len() as u64) > max {
-            push(
-                errors,
-                path,
-                format!("expected at most {max} items, got {}", items.len()),
-            );
-        }
+    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+        && (items.len() as u64) > max
+    {
+        push(
+            errors,
+            path,
+            format!("expected at most {max} items, got {}", items.len()),
+        );
     }
     if schema.get("uniqueItems").and_then(Value::as_bool) == Some(true) {
         for (i, item) in items.iter().enumerate() {
@@ -372,36 +372,36 @@ fn check_array(
 
 fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut Vec<ArgError>) {
     let len = s.chars().count() as u64;
-    if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-        if len < min {
-            let message = if len == 0 {
-                "must not be empty".to_owned()
-            } else {
-                format!("expected at least {min} characters, got {len}")
-            };
-            push(errors, path, message);
-        }
+    if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+        && len < min
+    {
+        let message = if len == 0 {
+            "must not be empty".to_owned()
+        } else {
+            format!("expected at least {min} characters, got {len}")
+        };
+        push(errors, path, message);
     }
-    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
-        if len > max {
-            push(
-                errors,
-                path,
-                format!("expected at most {max} characters, got {len}"),
-            );
-        }
+    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+        && len > max
+    {
+        push(
+            errors,
+            path,
+            format!("expected at most {max} characters, got {len}"),
+        );
     }
-    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-        if matches_pattern(pattern, s) == Some(false) {
-            push(
-                errors,
-                path,
-                format!(
-                    "expected text matching the pattern {pattern}, got {}",
-                    short(&Value::String(s.to_owned()))
-                ),
-            );
-        }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+        && matches_pattern(pattern, s) == Some(false)
+    {
+        push(
+            errors,
+            path,
+            format!(
+                "expected text matching the pattern {pattern}, got {}",
+                short(&Value::String(s.to_owned()))
+            ),
+        );
     }
 }
 
@@ -453,15 +453,15 @@ fn check_number(
             push(errors, path, format!("expected at most {max}, got {x}"));
         }
     }
-    if let Some(min) = bound("exclusiveMinimum") {
-        if x <= min {
-            push(errors, path, format!("expected more than {min}, got {x}"));
-        }
+    if let Some(min) = bound("exclusiveMinimum")
+        && x <= min
+    {
+        push(errors, path, format!("expected more than {min}, got {x}"));
     }
-    if let Some(max) = bound("exclusiveMaximum") {
-        if x >= max {
-            push(errors, path, format!("expected less than {max}, got {x}"));
-        }
+    if let Some(max) = bound("exclusiveMaximum")
+        && x >= max
+    {
+        push(errors, path, format!("expected less than {max}, got {x}"));
     }
     if let Some(step) = bound("multipleOf").filter(|s| *s > 0.0) {
         let q = x / step;

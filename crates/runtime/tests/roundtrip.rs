@@ -145,12 +145,12 @@ fn check(t: &Template, step: &Step) -> Result<(), TestCaseError> {
     let message = t.render_step(step).unwrap();
     let mut expected = canonical.clone();
     // Calls without ids get numbered ones in a native message.
-    if let Step::ToolCalls { calls, .. } = &mut expected {
-        if t.native_tools() {
-            for (i, c) in calls.iter_mut().enumerate() {
-                if c.id.is_none() {
-                    c.id = Some(format!("call_{i}"));
-                }
+    if let Step::ToolCalls { calls, .. } = &mut expected
+        && t.native_tools()
+    {
+        for (i, c) in calls.iter_mut().enumerate() {
+            if c.id.is_none() {
+                c.id = Some(format!("call_{i}"));
             }
         }
     }
@@ -373,11 +373,10 @@ proptest! {
             let parsed = t.parse_message(&message, ParseMode::Strict);
             prop_assert!(parsed.is_ok(), "{}: {:?} -> {:?}", t.id(), message, parsed);
             let mut want = t.canonical(&step).unwrap();
-            if let Step::ToolCalls { calls, .. } = &mut want {
-                if t.native_tools() {
+            if let Step::ToolCalls { calls, .. } = &mut want
+                && t.native_tools() {
                     calls[0].id = Some("call_0".into());
                 }
-            }
             prop_assert_eq!(parsed.unwrap(), want);
         }
     }

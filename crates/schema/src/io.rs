@@ -62,10 +62,10 @@ impl AtomicFile {
         fs::rename(&self.tmp, &self.dest)
             .map_err(|e| Error::io("rename into place", &self.dest, e))?;
         // Make the rename itself durable where the platform allows opening directories.
-        if let Some(parent) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if let Ok(dir) = File::open(parent) {
-                let _ = dir.sync_all();
-            }
+        if let Some(parent) = self.dest.parent().filter(|p| !p.as_os_str().is_empty())
+            && let Ok(dir) = File::open(parent)
+        {
+            let _ = dir.sync_all();
         }
         Ok(())
     }

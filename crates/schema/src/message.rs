@@ -82,14 +82,14 @@ impl ToolCall {
         let obj = value
             .as_object()
             .ok_or_else(|| Error::invalid(WHAT, "", "expected an object"))?;
-        if let Some(t) = obj.get("type") {
-            if t != "function" {
-                return Err(Error::invalid(
-                    WHAT,
-                    "type",
-                    format!("expected \"function\", found {t}"),
-                ));
-            }
+        if let Some(t) = obj.get("type")
+            && t != "function"
+        {
+            return Err(Error::invalid(
+                WHAT,
+                "type",
+                format!("expected \"function\", found {t}"),
+            ));
         }
         let id = match obj.get("id") {
             None | Some(Value::Null) => None,

@@ -93,23 +93,24 @@ impl ToolSpec {
                     "must be a JSON Schema object",
                 ));
             };
-            if let Some(t) = obj.get("type") {
-                if t != "object" && t != "dict" {
-                    return Err(Error::invalid(
-                        WHAT,
-                        "parameters.type",
-                        format!("must be \"object\", found {t}"),
-                    ));
-                }
+            if let Some(t) = obj.get("type")
+                && t != "object"
+                && t != "dict"
+            {
+                return Err(Error::invalid(
+                    WHAT,
+                    "parameters.type",
+                    format!("must be \"object\", found {t}"),
+                ));
             }
-            if let Some(props) = obj.get("properties") {
-                if !props.is_object() {
-                    return Err(Error::invalid(
-                        WHAT,
-                        "parameters.properties",
-                        "must be an object",
-                    ));
-                }
+            if let Some(props) = obj.get("properties")
+                && !props.is_object()
+            {
+                return Err(Error::invalid(
+                    WHAT,
+                    "parameters.properties",
+                    "must be an object",
+                ));
             }
             if let Some(req) = obj.get("required") {
                 let ok = req

@@ -350,13 +350,13 @@ impl Trajectory {
             |name: &str| self.tools.is_empty() || self.tools.iter().any(|t| t.name == name);
         for (i, s) in self.steps.iter().enumerate() {
             let calls = s.step.calls();
-            if let Step::ToolCalls { calls, .. } = &s.step {
-                if calls.is_empty() {
-                    out.push((
-                        format!("steps[{i}].step.calls"),
-                        "a tool_calls step needs at least one call".into(),
-                    ));
-                }
+            if let Step::ToolCalls { calls, .. } = &s.step
+                && calls.is_empty()
+            {
+                out.push((
+                    format!("steps[{i}].step.calls"),
+                    "a tool_calls step needs at least one call".into(),
+                ));
             }
             if s.observations.len() != calls.len() {
                 out.push((

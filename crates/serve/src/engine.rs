@@ -460,10 +460,11 @@ impl Seq {
             if !rest.is_empty() {
                 let _ = self.job.events.send(Event::Text(rest));
             }
-            if let Some((g, suffix)) = &self.guide {
-                if g.is_done() && !suffix.is_empty() {
-                    let _ = self.job.events.send(Event::Text(suffix.clone()));
-                }
+            if let Some((g, suffix)) = &self.guide
+                && g.is_done()
+                && !suffix.is_empty()
+            {
+                let _ = self.job.events.send(Event::Text(suffix.clone()));
             }
         }
         Ok(finish)

@@ -163,10 +163,10 @@ impl Guide {
                 }
                 match c {
                     '"' => {
-                        if let Some(a) = allowed {
-                            if !a.iter().any(|x| x == buf) {
-                                return false;
-                            }
+                        if let Some(a) = allowed
+                            && !a.iter().any(|x| x == buf)
+                        {
+                            return false;
                         }
                         let (text, is_key) = (std::mem::take(buf), *key);
                         self.stack.pop();

@@ -373,8 +373,8 @@ fn messages(o: &Map<String, Value>) -> Result<Vec<Message>, ApiError> {
     let mut seen_ids: HashSet<String> = HashSet::new();
     for (i, v) in list.iter().enumerate() {
         let at = format!("messages[{i}]");
-        if let Some(Value::String(role)) = v.get("role") {
-            if ![
+        if let Some(Value::String(role)) = v.get("role")
+            && ![
                 "system",
                 "developer",
                 "user",
@@ -383,14 +383,13 @@ fn messages(o: &Map<String, Value>) -> Result<Vec<Message>, ApiError> {
                 "function",
             ]
             .contains(&role.as_str())
-            {
-                return Err(ApiError::invalid(
-                    format!("{at}.role"),
-                    format!(
-                        "{at}.role: unknown role `{role}` (expected system, developer, user, assistant or tool)"
-                    ),
-                ));
-            }
+        {
+            return Err(ApiError::invalid(
+                format!("{at}.role"),
+                format!(
+                    "{at}.role: unknown role `{role}` (expected system, developer, user, assistant or tool)"
+                ),
+            ));
         }
         let m = Message::from_openai(v).map_err(|e| schema_error(&at, e))?;
         match m.role {

@@ -639,25 +639,25 @@ async fn method_not_allowed() -> Response {
 
 /// Bearer auth on `/v1/*` when a key is set (`/health` and `/metrics` stay open).
 async fn auth(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    if let Some(key) = &st.api_key {
-        if req.uri().path().starts_with("/v1/") {
-            let given = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|h| h.to_str().ok())
-                .and_then(|h| h.strip_prefix("Bearer "))
-                .map(str::trim);
-            match given {
-                Some(g) if constant_time_eq(g.as_bytes(), key.as_bytes()) => {}
-                Some(_) => {
-                    return ApiError::unauthorized("the API key is not valid").into_response();
-                }
-                None => {
-                    return ApiError::unauthorized(
-                        "missing API key: send `Authorization: Bearer <key>`",
-                    )
-                    .into_response();
-                }
+    if let Some(key) = &st.api_key
+        && req.uri().path().starts_with("/v1/")
+    {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim);
+        match given {
+            Some(g) if constant_time_eq(g.as_bytes(), key.as_bytes()) => {}
+            Some(_) => {
+                return ApiError::unauthorized("the API key is not valid").into_response();
+            }
+            None => {
+                return ApiError::unauthorized(
+                    "missing API key: send `Authorization: Bearer <key>`",
+                )
+                .into_response();
             }
         }
     }

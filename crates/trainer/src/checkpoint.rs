@@ -88,10 +88,10 @@ pub fn list_checkpoints(root: &Path) -> Result<Vec<(u64, PathBuf)>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list", root, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(step) = step_of(&name) {
-            if entry.path().join(STATE_FILE).is_file() {
-                out.push((step, entry.path()));
-            }
+        if let Some(step) = step_of(&name)
+            && entry.path().join(STATE_FILE).is_file()
+        {
+            out.push((step, entry.path()));
         }
     }
     out.sort();

@@ -263,7 +263,7 @@ impl TrainConfig {
         if t.world_size == 0 {
             return bad("train.world_size", "must be at least 1".into());
         }
-        if t.rows_per_step == 0 || t.rows_per_step % t.world_size != 0 {
+        if t.rows_per_step == 0 || !t.rows_per_step.is_multiple_of(t.world_size) {
             return bad(
                 "train.rows_per_step",
                 format!(

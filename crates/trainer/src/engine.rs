@@ -442,7 +442,7 @@ impl<C: Communicator> Engine<C> {
     /// size.
     pub fn train_step(&mut self, rows: &[&PackedRow], lr: f64) -> Result<StepOutcome> {
         let world = self.layout.world;
-        if rows.is_empty() || rows.len() % world != 0 {
+        if rows.is_empty() || !rows.len().is_multiple_of(world) {
             return Err(Error::Training(format!(
                 "a step needs a positive multiple of {world} rows, got {}",
                 rows.len()

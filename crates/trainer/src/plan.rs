@@ -130,16 +130,16 @@ impl ModelShape {
                 self.name
             )));
         }
-        if self.kv_heads == 0 || self.heads % self.kv_heads != 0 {
+        if self.kv_heads == 0 || !self.heads.is_multiple_of(self.kv_heads) {
             return Err(config(format!(
                 "model {}: {} heads are not a multiple of {} key/value heads",
                 self.name, self.heads, self.kv_heads
             )));
         }
-        if let Some(p) = self.params {
-            if !(p.is_finite() && p > 0.0) {
-                return Err(config(format!("model {}: parameter count {p}", self.name)));
-            }
+        if let Some(p) = self.params
+            && !(p.is_finite() && p > 0.0)
+        {
+            return Err(config(format!("model {}: parameter count {p}", self.name)));
         }
         Ok(())
     }

@@ -363,10 +363,10 @@ fn rank_main(comm: ThreadComm, sh: &Shared<'_>) -> Result<RankOutcome> {
     };
     // Every rank holds its shards now: the full initial weights are no longer needed.
     engine.comm().barrier()?;
-    if rank == 0 {
-        if let Ok(mut w) = sh.weights.lock() {
-            w.take();
-        }
+    if rank == 0
+        && let Ok(mut w) = sh.weights.lock()
+    {
+        w.take();
     }
     if let Some((dir, state)) = sh.resume {
         let layout = Layout::new(&sh.start.config, world)?;
@@ -434,7 +434,7 @@ fn rank_main(comm: ThreadComm, sh: &Shared<'_>) -> Result<RankOutcome> {
             ));
             bar.set_position(step);
         }
-        if (every > 0 && step % every == 0) || step == stop {
+        if (every > 0 && step.is_multiple_of(every)) || step == stop {
             let state = TrainerState {
                 version: CHECKPOINT_VERSION,
                 step,

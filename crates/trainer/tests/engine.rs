@@ -37,7 +37,7 @@ fn rows(count: usize, seed: u64) -> Vec<PackedRow> {
                     row.tokens.push((lcg(&mut s) % VOCAB as u64) as u32);
                     row.weights.push(if j < 2 {
                         0.0
-                    } else if lcg(&mut s) % 5 == 0 {
+                    } else if lcg(&mut s).is_multiple_of(5) {
                         0.5
                     } else {
                         1.0

@@ -271,10 +271,10 @@ impl PipelineConfig {
         if self.data.synth + self.data.fc == 0 && self.data.import.is_empty() {
             bail!("data: synth and fc are 0 and nothing is imported: no agent data");
         }
-        if let Some(r) = self.data.positive_to_hard_negative {
-            if !(r.is_finite() && r > 0.0) {
-                bail!("data.positive_to_hard_negative must be a positive number, not {r}");
-            }
+        if let Some(r) = self.data.positive_to_hard_negative
+            && !(r.is_finite() && r > 0.0)
+        {
+            bail!("data.positive_to_hard_negative must be a positive number, not {r}");
         }
         if self.data.max_len < 64 {
             bail!("data.max_len must be at least 64 tokens");

@@ -151,11 +151,9 @@ impl StageCtx {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 let _ = writeln!(log, "[serve] {line}");
-                if !sent {
-                    if let Some(rest) = line.split("http://").nth(1) {
-                        let addr = rest.split('/').next().unwrap_or_default().to_owned();
-                        sent = tx.send(addr).is_ok();
-                    }
+                if !sent && let Some(rest) = line.split("http://").nth(1) {
+                    let addr = rest.split('/').next().unwrap_or_default().to_owned();
+                    sent = tx.send(addr).is_ok();
                 }
             }
         });

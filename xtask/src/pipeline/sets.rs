@@ -107,10 +107,10 @@ pub(super) fn write(ctx: &mut StageCtx, cfg: &PipelineConfig, paths: &Paths) -> 
     let wanted: HashSet<&str> = order.iter().map(String::as_str).collect();
     let mut trajectories = Vec::new();
     for r in crate::data::read_records(&paths.build().join("clean.jsonl"))? {
-        if let Record::Trajectory(t) = r {
-            if wanted.contains(t.id.as_str()) {
-                trajectories.push(*t);
-            }
+        if let Record::Trajectory(t) = r
+            && wanted.contains(t.id.as_str())
+        {
+            trajectories.push(*t);
         }
     }
     let source = dir.join("unseen_trajectories.jsonl");

@@ -269,7 +269,7 @@ pub fn luhn(digits: &str) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// Card numbers are written either as one run of digits or in groups (4-4-4-4, 4-4-4-4-3,

@@ -215,12 +215,11 @@ pub fn toolbench_tool(value: &Value, path: &Path) -> Result<Vec<ToolSpec>> {
                         obj.insert("description".into(), Value::from(d));
                     }
                 }
-                if !is_required {
-                    if let Some(d) = p.get("default").and_then(|d| typed_default(&schema, d)) {
-                        if let Some(obj) = schema.as_object_mut() {
-                            obj.insert("default".into(), d);
-                        }
-                    }
+                if !is_required
+                    && let Some(d) = p.get("default").and_then(|d| typed_default(&schema, d))
+                    && let Some(obj) = schema.as_object_mut()
+                {
+                    obj.insert("default".into(), d);
                 }
                 if props.insert(pname.to_owned(), schema).is_some() {
                     return Err(bad(

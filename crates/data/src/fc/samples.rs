@@ -483,11 +483,11 @@ impl FcSynthesizer {
             let mut made = None;
             for attempt in 0..64u64 {
                 let mut rng = Rng::new(record_seed ^ mix64(attempt));
-                if let Some(t) = self.draft(kind, lang, &mut rng)? {
-                    if seen.insert(t.query.clone()) {
-                        made = Some(t);
-                        break;
-                    }
+                if let Some(t) = self.draft(kind, lang, &mut rng)?
+                    && seen.insert(t.query.clone())
+                {
+                    made = Some(t);
+                    break;
                 }
             }
             let mut t = made.ok_or_else(|| {
@@ -564,11 +564,11 @@ impl FcSynthesizer {
                     if calls.len() == n {
                         break;
                     }
-                    if let Some((c, clause)) = p.draw_call(lang, s.optional_given, rng) {
-                        if calls.iter().all(|x| x.arguments != c.arguments) {
-                            calls.push(c);
-                            clauses.push(clause);
-                        }
+                    if let Some((c, clause)) = p.draw_call(lang, s.optional_given, rng)
+                        && calls.iter().all(|x| x.arguments != c.arguments)
+                    {
+                        calls.push(c);
+                        clauses.push(clause);
                     }
                 }
                 if calls.len() < 2 {
@@ -910,10 +910,10 @@ mod tests {
                             found += usize::from(t.query.contains(s));
                         }
                     }
-                    if let Some(n) = v.as_i64() {
-                        if n > 1000 {
-                            assert!(t.query.contains(&n.to_string()), "{n} not in {}", t.query);
-                        }
+                    if let Some(n) = v.as_i64()
+                        && n > 1000
+                    {
+                        assert!(t.query.contains(&n.to_string()), "{n} not in {}", t.query);
                     }
                 }
             }

@@ -154,10 +154,8 @@ pub(crate) fn concept_schema(c: &Concept, zh: bool, optional: bool) -> Value {
     };
     if let Some(obj) = s.as_object_mut() {
         obj.insert("description".into(), Value::from(desc));
-        if optional {
-            if let Some(d) = default_of(c) {
-                obj.insert("default".into(), d);
-            }
+        if optional && let Some(d) = default_of(c) {
+            obj.insert("default".into(), d);
         }
     }
     s

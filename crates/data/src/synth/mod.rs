@@ -645,10 +645,10 @@ fn assemble(
     let mut offered: Vec<&str> = Vec::new();
     for s in &draft.steps {
         for c in s.step.calls() {
-            if let Some(n) = all.iter().find(|n| **n == c.name) {
-                if !offered.contains(n) {
-                    offered.push(n);
-                }
+            if let Some(n) = all.iter().find(|n| **n == c.name)
+                && !offered.contains(n)
+            {
+                offered.push(n);
             }
         }
     }

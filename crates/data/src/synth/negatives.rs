@@ -567,7 +567,7 @@ fn slotted(scenario: Scenario, lang: Lang, rng: &mut Rng) -> Option<(String, Str
                 ),
                 (Lang::En, _) => (
                     format!("Is {a} an even number?"),
-                    if a % 2 == 0 {
+                    if a.is_multiple_of(2) {
                         format!("Yes, {a} is even: it ends in {}.", a % 10)
                     } else {
                         format!("No, {a} is odd: it ends in {}.", a % 10)
@@ -576,7 +576,7 @@ fn slotted(scenario: Scenario, lang: Lang, rng: &mut Rng) -> Option<(String, Str
                 (Lang::Zh, 0) => (format!("{a}和{b}哪个大？"), format!("{big}比{small}大。")),
                 (Lang::Zh, _) => (
                     format!("{a}是偶数吗？"),
-                    if a % 2 == 0 {
+                    if a.is_multiple_of(2) {
                         format!("是的，{a}是偶数，个位是{}。", a % 10)
                     } else {
                         format!("不是，{a}是奇数，个位是{}。", a % 10)

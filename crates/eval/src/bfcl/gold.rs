@@ -242,10 +242,10 @@ pub fn perturb(calls: &[ModelCall], kind: usize) -> Vec<ModelCall> {
         5 => out.clear(),
         6 => {
             // A value as a string of its JSON.
-            if let Some((_, v)) = first.args.first_mut() {
-                if !matches!(v, Py::Str(_)) {
-                    *v = Py::Str(v.to_json().to_string());
-                }
+            if let Some((_, v)) = first.args.first_mut()
+                && !matches!(v, Py::Str(_))
+            {
+                *v = Py::Str(v.to_json().to_string());
             }
         }
         7 => {

@@ -81,10 +81,10 @@ pub(crate) fn render(t: &Template, l: &LabeledSyntax, step: &Step) -> Result<Str
     if let Some(th) = step.thought() {
         ambiguous("thought", th)?;
     }
-    if let Step::FinalAnswer { answer, .. } = step {
-        if l.final_answer.is_some() {
-            ambiguous("answer", answer)?;
-        }
+    if let Step::FinalAnswer { answer, .. } = step
+        && l.final_answer.is_some()
+    {
+        ambiguous("answer", answer)?;
     }
     let mut out = String::new();
     if let Some(th) = step.thought() {
@@ -288,15 +288,11 @@ pub(crate) fn parse(
     };
     match seg.label {
         Label::FinalAnswer => {
-            if strict {
-                if let Some(next) = segs.get(i + 1) {
-                    return Err(ParseError::at(
-                        text,
-                        next.at,
-                        "nothing may follow the final answer",
-                    )
-                    .expected(text, "end of reply"));
-                }
+            if strict && let Some(next) = segs.get(i + 1) {
+                return Err(
+                    ParseError::at(text, next.at, "nothing may follow the final answer")
+                        .expected(text, "end of reply"),
+                );
             }
             let (s, e) = content(i);
             if s == e {
@@ -341,15 +337,13 @@ pub(crate) fn parse(
                                 format!("`{}` cannot follow other actions", f.name),
                             ));
                         }
-                        if strict {
-                            if let Some(next) = segs.get(i) {
-                                return Err(ParseError::at(
-                                    text,
-                                    next.at,
-                                    format!("nothing may follow `{}`", f.name),
-                                )
-                                .expected(text, "end of reply"));
-                            }
+                        if strict && let Some(next) = segs.get(i) {
+                            return Err(ParseError::at(
+                                text,
+                                next.at,
+                                format!("nothing may follow `{}`", f.name),
+                            )
+                            .expected(text, "end of reply"));
                         }
                         return finish(l, text, ns, args, thought, strict);
                     }
@@ -510,12 +504,11 @@ pub(crate) fn lenient_object(
         },
         None => {
             // A JSON string holding the object, as some models write it.
-            if region[us..].starts_with('"') {
-                if let Ok((Value::String(inner), _)) = json::read_value(region, us, true) {
-                    if let Ok((Value::Object(m), _)) = json::read_value(&inner, 0, true) {
-                        return Ok(m);
-                    }
-                }
+            if region[us..].starts_with('"')
+                && let Ok((Value::String(inner), _)) = json::read_value(region, us, true)
+                && let Ok((Value::Object(m), _)) = json::read_value(&inner, 0, true)
+            {
+                return Ok(m);
             }
             Err(
                 ParseError::at(text, us, "the action input is not a JSON object")
@@ -563,14 +556,12 @@ fn finish(
             .cloned()
     };
     if kind == f.answer_value {
-        if strict {
-            if let Some(k) = extra(&[&f.type_key, &f.answer_key]) {
-                return Err(ParseError::at(
-                    text,
-                    at,
-                    format!("unexpected argument `{k}` of `{}`", f.name),
-                ));
-            }
+        if strict && let Some(k) = extra(&[&f.type_key, &f.answer_key]) {
+            return Err(ParseError::at(
+                text,
+                at,
+                format!("unexpected argument `{k}` of `{}`", f.name),
+            ));
         }
         let answer = match answer {
             Some(Value::String(s)) => s
@@ -597,14 +588,12 @@ fn finish(
     } else {
         return Err(bad_kind().found(format!("`{kind}`")));
     };
-    if strict {
-        if let Some(k) = extra(&[&f.type_key]) {
-            return Err(ParseError::at(
-                text,
-                at,
-                format!("unexpected argument `{k}` of `{}`", f.name),
-            ));
-        }
+    if strict && let Some(k) = extra(&[&f.type_key]) {
+        return Err(ParseError::at(
+            text,
+            at,
+            format!("unexpected argument `{k}` of `{}`", f.name),
+        ));
     }
     Ok(Step::GiveUp { thought, restart })
 }

@@ -115,10 +115,10 @@ impl Template {
     pub fn builtin(id: &str) -> Result<Template> {
         static CACHE: OnceLock<Mutex<Vec<Template>>> = OnceLock::new();
         let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
-        if let Ok(done) = cache.lock() {
-            if let Some(t) = done.iter().find(|t| t.id() == id) {
-                return Ok(t.clone());
-            }
+        if let Ok(done) = cache.lock()
+            && let Some(t) = done.iter().find(|t| t.id() == id)
+        {
+            return Ok(t.clone());
         }
         let Some((_, text)) = BUILTIN.iter().find(|(b, _)| *b == id) else {
             return Err(Error::UnknownTemplate {
@@ -248,16 +248,16 @@ impl Template {
                 });
             }
         }
-        if let StepSyntax::Labeled(l) = &self.spec.syntax {
-            if let ArgumentEncoding::Raw { key } = &l.arguments {
-                let raw = agentune_schema::ToolCall::new(
-                    "search",
-                    args(serde_json::json!({ key.as_str(): "rain in Zürich" })),
-                );
-                for s in &mut samples {
-                    if let Step::ToolCalls { calls, .. } = s {
-                        *calls = vec![raw.clone()];
-                    }
+        if let StepSyntax::Labeled(l) = &self.spec.syntax
+            && let ArgumentEncoding::Raw { key } = &l.arguments
+        {
+            let raw = agentune_schema::ToolCall::new(
+                "search",
+                args(serde_json::json!({ key.as_str(): "rain in Zürich" })),
+            );
+            for s in &mut samples {
+                if let Step::ToolCalls { calls, .. } = s {
+                    *calls = vec![raw.clone()];
                 }
             }
         }
@@ -807,13 +807,13 @@ fn validate(spec: &TemplateSpec) -> Result<()> {
             if t.name_key == t.args_key {
                 return Err(bad("syntax.args_key", "must differ from name_key".into()));
             }
-            if let Some(f) = &t.fence {
-                if !f.starts_with("```") || f.contains('\n') {
-                    return Err(bad(
-                        "syntax.fence",
-                        "must be one line starting with ```".into(),
-                    ));
-                }
+            if let Some(f) = &t.fence
+                && (!f.starts_with("```") || f.contains('\n'))
+            {
+                return Err(bad(
+                    "syntax.fence",
+                    "must be one line starting with ```".into(),
+                ));
             }
         }
         StepSyntax::Native(_) => {}

@@ -38,19 +38,19 @@ fn call_id(call: Option<&ToolCall>, k: usize) -> String {
 /// The assistant message of one step; calls without ids get `call_{first_call + i}`.
 pub(crate) fn step_message(t: &Template, step: &Step, first_call: usize) -> Result<Message> {
     let step = t.canonical(step)?;
-    if t.native_tools() {
-        if let Step::ToolCalls { thought, calls } = &step {
-            let calls = calls
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let mut c = c.clone();
-                    c.id = Some(call_id(Some(&c), first_call + i));
-                    c
-                })
-                .collect();
-            return Ok(Message::assistant_calls(thought.clone(), calls));
-        }
+    if t.native_tools()
+        && let Step::ToolCalls { thought, calls } = &step
+    {
+        let calls = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut c = c.clone();
+                c.id = Some(call_id(Some(&c), first_call + i));
+                c
+            })
+            .collect();
+        return Ok(Message::assistant_calls(thought.clone(), calls));
     }
     Ok(Message::assistant(step_text(t, &step)?))
 }

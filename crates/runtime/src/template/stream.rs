@@ -196,10 +196,10 @@ impl StreamParser {
                     .as_ref()
                     .is_some_and(|f| n.eq_ignore_ascii_case(&f.name))
             };
-            if let (Some(name), Ok(args)) = (name, lenient_object(&self.buf, seg.2, end)) {
-                if !is_finish(&name) {
-                    out.push(StreamEvent::Call(ToolCall::new(name, args)));
-                }
+            if let (Some(name), Ok(args)) = (name, lenient_object(&self.buf, seg.2, end))
+                && !is_finish(&name)
+            {
+                out.push(StreamEvent::Call(ToolCall::new(name, args)));
             }
             self.calls = found;
             if !l.parallel {

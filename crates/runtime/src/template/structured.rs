@@ -135,18 +135,17 @@ pub(crate) fn parse_json(j: &JsonSyntax, text: &str, mode: ParseMode) -> Result<
     let Value::Object(top) = value else {
         return Err(ParseError::at(text, 0, "the reply is not a JSON object").expected(text, "`{`"));
     };
-    if strict {
-        if let Some(k) = top
+    if strict
+        && let Some(k) = top
             .keys()
             .find(|k| **k != j.thoughts_key && **k != j.command_key)
-        {
-            return Err(
-                ParseError::at(text, key_at(text, k), format!("unexpected key `{k}`")).expected(
-                    text,
-                    format!("only `{}` and `{}`", j.thoughts_key, j.command_key),
-                ),
-            );
-        }
+    {
+        return Err(
+            ParseError::at(text, key_at(text, k), format!("unexpected key `{k}`")).expected(
+                text,
+                format!("only `{}` and `{}`", j.thoughts_key, j.command_key),
+            ),
+        );
     }
     // Thoughts.
     let mut values = vec![String::new(); j.thought_fields.len()];
@@ -201,14 +200,12 @@ pub(crate) fn parse_json(j: &JsonSyntax, text: &str, mode: ParseMode) -> Result<
     // Command.
     let (name, args) = match top.get(&j.command_key) {
         Some(Value::Object(cmd)) => {
-            if strict {
-                if let Some(k) = cmd.keys().find(|k| **k != j.name_key && **k != j.args_key) {
-                    return Err(ParseError::at(
-                        text,
-                        key_at(text, k),
-                        format!("unexpected field `{}.{k}`", j.command_key),
-                    ));
-                }
+            if strict && let Some(k) = cmd.keys().find(|k| **k != j.name_key && **k != j.args_key) {
+                return Err(ParseError::at(
+                    text,
+                    key_at(text, k),
+                    format!("unexpected field `{}.{k}`", j.command_key),
+                ));
             }
             let name = match cmd.get(&j.name_key) {
                 Some(Value::String(s)) if !s.is_empty() => {
@@ -361,16 +358,16 @@ pub(crate) fn parse_native_text(text: &str, mode: ParseMode) -> Result<Step, Par
         };
         return tagged::parse(&hermes, text, mode);
     }
-    if mode == ParseMode::Lenient {
-        if let Some((inner, rest)) = split_think(text) {
-            return match plain_answer(rest, mode)? {
-                Step::FinalAnswer { answer, .. } => Ok(Step::FinalAnswer {
-                    thought: (!inner.is_empty()).then_some(inner),
-                    answer,
-                }),
-                other => Ok(other),
-            };
-        }
+    if mode == ParseMode::Lenient
+        && let Some((inner, rest)) = split_think(text)
+    {
+        return match plain_answer(rest, mode)? {
+            Step::FinalAnswer { answer, .. } => Ok(Step::FinalAnswer {
+                thought: (!inner.is_empty()).then_some(inner),
+                answer,
+            }),
+            other => Ok(other),
+        };
     }
     plain_answer(text, mode)
 }
@@ -395,14 +392,14 @@ pub(crate) fn native_calls(
         })
         .filter(|c| !c.is_empty());
     if strict {
-        if let Some(th) = &thought {
-            if th.trim() != th {
-                return Err(ParseError::at(
-                    text,
-                    0,
-                    "whitespace around the text of a tool-calling message",
-                ));
-            }
+        if let Some(th) = &thought
+            && th.trim() != th
+        {
+            return Err(ParseError::at(
+                text,
+                0,
+                "whitespace around the text of a tool-calling message",
+            ));
         }
         if message.tool_calls.len() > 1 && !t.parallel_calls() {
             return Err(

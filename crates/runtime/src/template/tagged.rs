@@ -19,16 +19,15 @@ pub(crate) fn render(t: &Template, s: &TaggedSyntax, step: &Step) -> Result<Stri
         Step::FinalAnswer { answer, .. } => Some(answer.as_str()),
         Step::GiveUp { .. } => None,
     };
-    if let Some(text) = text {
-        if let Some(tag) = [&s.open, &s.close]
+    if let Some(text) = text
+        && let Some(tag) = [&s.open, &s.close]
             .into_iter()
             .find(|tag| text.contains(tag.as_str()))
-        {
-            return Err(Error::Render {
-                template: t.id().to_owned(),
-                message: format!("the text holds the tag `{tag}`"),
-            });
-        }
+    {
+        return Err(Error::Render {
+            template: t.id().to_owned(),
+            message: format!("the text holds the tag `{tag}`"),
+        });
     }
     match step {
         Step::ToolCalls { thought, calls } => {
@@ -106,25 +105,23 @@ pub(crate) fn parse(s: &TaggedSyntax, text: &str, mode: ParseMode) -> Result<Ste
         if !strict {
             // A bare call object without its tags.
             let (us, ue) = unfence(text, start, end);
-            if text[us..ue].starts_with('{') {
-                if let Ok(call) = block_call(s, text, us, ue, false) {
-                    return Ok(Step::ToolCalls {
-                        thought: None,
-                        calls: vec![call],
-                    });
-                }
+            if text[us..ue].starts_with('{')
+                && let Ok(call) = block_call(s, text, us, ue, false)
+            {
+                return Ok(Step::ToolCalls {
+                    thought: None,
+                    calls: vec![call],
+                });
             }
         }
-        if !strict {
-            if let Some((inner, rest)) = split_think(&text[start..end]) {
-                return match plain_answer(rest, mode) {
-                    Ok(Step::FinalAnswer { answer, .. }) => Ok(Step::FinalAnswer {
-                        thought: (!inner.is_empty()).then_some(inner),
-                        answer,
-                    }),
-                    other => other,
-                };
-            }
+        if !strict && let Some((inner, rest)) = split_think(&text[start..end]) {
+            return match plain_answer(rest, mode) {
+                Ok(Step::FinalAnswer { answer, .. }) => Ok(Step::FinalAnswer {
+                    thought: (!inner.is_empty()).then_some(inner),
+                    answer,
+                }),
+                other => other,
+            };
         }
         return plain_answer(&text[start..end], mode).map_err(|mut e| {
             e.offset += start;
@@ -268,13 +265,12 @@ fn block_call(
         lenient_object(text, s, e)?
     };
     let key_err = |m: String| ParseError::at(text, s, m);
-    if strict {
-        if let Some(k) = obj
+    if strict
+        && let Some(k) = obj
             .keys()
             .find(|k| **k != syn.name_key && **k != syn.args_key)
-        {
-            return Err(key_err(format!("unexpected key `{k}` in the call")));
-        }
+    {
+        return Err(key_err(format!("unexpected key `{k}` in the call")));
     }
     let pick = |keys: &[&str]| -> Option<&Value> {
         if strict {

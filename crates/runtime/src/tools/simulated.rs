@@ -473,10 +473,10 @@ impl Gen<'_> {
             return options[i].clone();
         }
         for key in ["anyOf", "oneOf"] {
-            if let Some(Value::Array(options)) = obj.get(key) {
-                if let Some(first) = options.first() {
-                    return self.value(root, first, path, depth + 1);
-                }
+            if let Some(Value::Array(options)) = obj.get(key)
+                && let Some(first) = options.first()
+            {
+                return self.value(root, first, path, depth + 1);
             }
         }
         let ty = match obj.get("type") {
@@ -550,7 +550,7 @@ impl Gen<'_> {
                 let x = lo + self.unit(path, "num") * (hi - lo);
                 Value::from(((x * 100.0).round() / 100.0).clamp(lo, hi))
             }
-            "boolean" => Value::Bool(self.draw(path, "bool") % 2 == 0),
+            "boolean" => Value::Bool(self.draw(path, "bool").is_multiple_of(2)),
             "null" => Value::Null,
             _ => Value::String(self.string(obj, path)),
         }
