@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use agentune_runtime::Template;
-use agentune_schema::{Sample, Step, Trajectory};
+use agentune_schema::{Message, Role, Sample, Step, Trajectory};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -241,6 +241,9 @@ pub fn render_sample(t: &Trajectory, template: &Template) -> Result<Sample, Unre
 /// per attempt, so the model learns both to give up on a dead end (the earlier attempts, id
 /// `<trajectory>@<template>#<k>`, ending in the give-up) and to finish after a restart (the
 /// last attempt, id `<trajectory>@<template>`, its prompt carrying the failed attempts).
+/// In an earlier attempt only the give-up is trained: the replies before it led to the dead
+/// end (a synthesised failed attempt calls a tool with a mistyped argument), so they stay in
+/// the sample as context with loss weight 0 and are not scored as held-out steps either.
 pub fn render_samples(t: &Trajectory, template: &Template) -> Result<Vec<Sample>, Unrenderable> {
     expressible(t, template)?;
     let attempts = template
@@ -269,6 +272,12 @@ pub fn render_samples(t: &Trajectory, template: &Template) -> Result<Vec<Sample>
     Ok(attempts
         .into_iter()
         .enumerate()
+        .map(|(k, mut messages)| {
+            if k != last {
+                context_until_last_reply(&mut messages);
+            }
+            (k, messages)
+        })
         .map(|(k, messages)| Sample {
             schema_version: Default::default(),
             id: if k == last {
@@ -291,6 +300,17 @@ pub fn render_samples(t: &Trajectory, template: &Template) -> Result<Vec<Sample>
             provenance: Some(t.provenance.clone()),
         })
         .collect())
+}
+
+/// Every assistant reply but the last becomes context (loss weight 0).
+fn context_until_last_reply(messages: &mut [Message]) {
+    if let Some(last) = messages.iter().rposition(|m| m.role == Role::Assistant) {
+        for m in &mut messages[..last] {
+            if m.role == Role::Assistant {
+                m.loss = Some(0.0);
+            }
+        }
+    }
 }
 
 /// Rendering settings.

@@ -395,6 +395,21 @@ fn restart_trajectories_fail_for_real_then_succeed_and_render_under_toolllama() 
         let first = turns(&samples[0], true);
         assert_eq!(first.len(), 2, "{first:?}");
         assert!(first[1].contains("give_up_and_restart"), "{first:?}");
+        // Only the give-up is trained in the failed attempt: the mistyped call is context.
+        let weights: Vec<f32> = samples[0]
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+            .map(|m| m.loss_weight())
+            .collect();
+        assert_eq!(weights, [0.0, 1.0], "{}", samples[0].id);
+        assert!(
+            samples[1]
+                .messages
+                .iter()
+                .filter(|m| m.role == Role::Assistant)
+                .all(|m| m.loss_weight() == 1.0)
+        );
         let second = turns(&samples[1], true);
         assert!(second.iter().all(|a| !a.contains("give_up_and_restart")));
         // The failed call's mistyped argument is in the second prompt, not in its replies.
