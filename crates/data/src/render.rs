@@ -276,28 +276,27 @@ pub fn render_samples(t: &Trajectory, template: &Template) -> Result<Vec<Sample>
             if k != last {
                 context_until_last_reply(&mut messages);
             }
-            (k, messages)
-        })
-        .map(|(k, messages)| Sample {
-            schema_version: Default::default(),
-            id: if k == last {
-                format!("{}@{}", t.id, template.id())
-            } else {
-                format!("{}@{}#{k}", t.id, template.id())
-            },
-            messages,
-            tools: if template.native_tools() {
-                t.tools.clone()
-            } else {
-                Vec::new()
-            },
-            template_id: Some(template.id().to_owned()),
-            meta: meta.clone(),
-            split: None,
-            // Grouped by the query itself: splitting and the leakage check compare this text,
-            // not the template's prompt around it, and every rendering lands in one split.
-            group: Some(format!("{QUERY_GROUP_PREFIX}{}", t.query)),
-            provenance: Some(t.provenance.clone()),
+            Sample {
+                schema_version: Default::default(),
+                id: if k == last {
+                    format!("{}@{}", t.id, template.id())
+                } else {
+                    format!("{}@{}#{k}", t.id, template.id())
+                },
+                messages,
+                tools: if template.native_tools() {
+                    t.tools.clone()
+                } else {
+                    Vec::new()
+                },
+                template_id: Some(template.id().to_owned()),
+                meta: meta.clone(),
+                split: None,
+                // Grouped by the query itself: splitting and the leakage check compare this text,
+                // not the template's prompt around it, and every rendering lands in one split.
+                group: Some(format!("{QUERY_GROUP_PREFIX}{}", t.query)),
+                provenance: Some(t.provenance.clone()),
+            }
         })
         .collect())
 }

@@ -458,6 +458,65 @@ mod x86 {
         )
     }
 
+    /// Group `g` of block `b` of a Q4_1 tile: its low and high nibbles as bytes.
+    ///
+    /// # Safety
+    /// AVX2 available; `b < nb` for a `wq` of `nb * 128` bytes and `g < 4`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn nibbles(wq: &[u8], b: usize, g: usize) -> (__m256i, __m256i) {
+        let mask = _mm256_set1_epi8(0x0F);
+        // SAFETY: the caller guarantees the 32 bytes at `b * 128 + g * 32` are in bounds.
+        let raw = unsafe { _mm256_loadu_si256(wq.as_ptr().add(b * Q4_TILE_BYTES + g * 32).cast()) };
+        (
+            _mm256_and_si256(raw, mask),
+            _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask),
+        )
+    }
+
+    /// Adds block `b`'s integer sums `s` (one vector per input row) into the rows'
+    /// accumulators: scaled into `acc`, and for Q4_1 (`wm` and `as_` given) the minimums'
+    /// terms into `mins`, a chain of its own.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn add_block<const R: usize>(
+        acc: &mut [__m256; R],
+        mins: &mut [__m256; R],
+        s: &[__m256i; R],
+        b: usize,
+        nb: usize,
+        wd: &[f32],
+        ad: &[f32],
+        q4_1: Option<(&[f32], &[f32])>,
+    ) {
+        let lanes = |v: &[f32]| -> __m256 {
+            let v = &v[b * TILE..(b + 1) * TILE];
+            // SAFETY: `v` holds the eight values read.
+            unsafe { _mm256_loadu_ps(v.as_ptr()) }
+        };
+        let d = lanes(wd);
+        for r in 0..R {
+            acc[r] = scale_into(acc[r], s[r], d, ad[r * nb + b]);
+        }
+        if let Some((wm, as_)) = q4_1 {
+            let m = lanes(wm);
+            for r in 0..R {
+                mins[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(as_[r * nb + b]), mins[r]);
+            }
+        }
+    }
+
+    /// Stores `acc[r] + mins[r]` as row `r` of `out` (`R * 8` values).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn store_rows<const R: usize>(acc: &[__m256; R], mins: &[__m256; R], out: &mut [f32]) {
+        for (r, o) in out.chunks_exact_mut(TILE).take(R).enumerate() {
+            // SAFETY: `o` holds eight values.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_add_ps(acc[r], mins[r])) };
+        }
+    }
+
     /// # Safety
     /// AVX2 and FMA available; `wq` holds `nb * 128` bytes, `wd` and `wm` `nb * 8` values,
     /// `aq` `R * nb * 32` bytes, `ad` and `as_` `R * nb` values, `out` `R * 8`.
@@ -473,22 +532,15 @@ mod x86 {
         as_: &[f32],
         out: &mut [f32],
     ) {
-        let mask = _mm256_set1_epi8(0x0F);
         let ones = _mm256_set1_epi16(1);
-        // The minimums' terms go into their own accumulators: two short dependency chains.
-        let mut acc = [_mm256_setzero_ps(); R];
-        let mut mins = [_mm256_setzero_ps(); R];
+        let (mut acc, mut mins) = ([_mm256_setzero_ps(); R], [_mm256_setzero_ps(); R]);
         for b in 0..nb {
             // Eight byte-pair products per 16-bit lane at most, each pair at most
             // 2 * 15 * 127: the 16-bit sums stay below 30,481 and cannot overflow.
             let mut p = [_mm256_setzero_si256(); R];
             for g in 0..4 {
-                // SAFETY: `b < nb`, so the 32 bytes at `b * 128 + g * 32` are in bounds.
-                let raw = unsafe {
-                    _mm256_loadu_si256(wq.as_ptr().add(b * Q4_TILE_BYTES + g * 32).cast())
-                };
-                let lo = _mm256_and_si256(raw, mask);
-                let hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+                // SAFETY: `b < nb` and `g < 4`.
+                let (lo, hi) = unsafe { nibbles(wq, b, g) };
                 for r in 0..R {
                     let x = aq.as_ptr().wrapping_add((r * nb + b) * QK);
                     // SAFETY: `r * nb + b < R * nb`, so the block's 32 bytes are in bounds.
@@ -497,29 +549,10 @@ mod x86 {
                     p[r] = _mm256_add_epi16(p[r], _mm256_maddubs_epi16(hi, xh));
                 }
             }
-            // SAFETY: `b < nb`, so the eight values at `b * 8` are in bounds.
-            let (d, m) = unsafe {
-                (
-                    _mm256_loadu_ps(wd.as_ptr().add(b * TILE)),
-                    _mm256_loadu_ps(wm.as_ptr().add(b * TILE)),
-                )
-            };
-            for r in 0..R {
-                let k = r * nb + b;
-                let s = _mm256_madd_epi16(p[r], ones);
-                acc[r] = scale_into(acc[r], s, d, ad[k]);
-                mins[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(as_[k]), mins[r]);
-            }
+            let s = p.map(|p| _mm256_madd_epi16(p, ones));
+            add_block(&mut acc, &mut mins, &s, b, nb, wd, ad, Some((wm, as_)));
         }
-        for r in 0..R {
-            // SAFETY: `out` holds `R * 8` values.
-            unsafe {
-                _mm256_storeu_ps(
-                    out.as_mut_ptr().add(r * TILE),
-                    _mm256_add_ps(acc[r], mins[r]),
-                )
-            };
-        }
+        store_rows(&acc, &mins, out);
     }
 
     /// # Safety
@@ -536,51 +569,26 @@ mod x86 {
         as_: &[f32],
         out: &mut [f32],
     ) {
-        let mask = _mm256_set1_epi8(0x0F);
-        let mut acc = [_mm256_setzero_ps(); R];
-        let mut mins = [_mm256_setzero_ps(); R];
+        let (mut acc, mut mins) = ([_mm256_setzero_ps(); R], [_mm256_setzero_ps(); R]);
         for b in 0..nb {
             // Low and high nibbles in two chains, so one input row does not wait on a single
             // chain of eight dependent multiply-adds.
-            let mut s = [_mm256_setzero_si256(); R];
-            let mut t = [_mm256_setzero_si256(); R];
+            let mut s = [[_mm256_setzero_si256(); R]; 2];
             for g in 0..4 {
-                // SAFETY: `b < nb`, so the 32 bytes at `b * 128 + g * 32` are in bounds.
-                let raw = unsafe {
-                    _mm256_loadu_si256(wq.as_ptr().add(b * Q4_TILE_BYTES + g * 32).cast())
-                };
-                let lo = _mm256_and_si256(raw, mask);
-                let hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+                // SAFETY: `b < nb` and `g < 4`.
+                let (lo, hi) = unsafe { nibbles(wq, b, g) };
                 for r in 0..R {
                     let x = aq.as_ptr().wrapping_add((r * nb + b) * QK);
                     // SAFETY: `r * nb + b < R * nb`, so the block's 32 bytes are in bounds.
                     let (xl, xh) = unsafe { (bcast4(x, 4 * g), bcast4(x, 16 + 4 * g)) };
-                    s[r] = _mm256_dpbusd_epi32(s[r], lo, xl);
-                    t[r] = _mm256_dpbusd_epi32(t[r], hi, xh);
+                    s[0][r] = _mm256_dpbusd_epi32(s[0][r], lo, xl);
+                    s[1][r] = _mm256_dpbusd_epi32(s[1][r], hi, xh);
                 }
             }
-            // SAFETY: `b < nb`, so the eight values at `b * 8` are in bounds.
-            let (d, m) = unsafe {
-                (
-                    _mm256_loadu_ps(wd.as_ptr().add(b * TILE)),
-                    _mm256_loadu_ps(wm.as_ptr().add(b * TILE)),
-                )
-            };
-            for r in 0..R {
-                let k = r * nb + b;
-                acc[r] = scale_into(acc[r], _mm256_add_epi32(s[r], t[r]), d, ad[k]);
-                mins[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(as_[k]), mins[r]);
-            }
+            let s = std::array::from_fn(|r| _mm256_add_epi32(s[0][r], s[1][r]));
+            add_block(&mut acc, &mut mins, &s, b, nb, wd, ad, Some((wm, as_)));
         }
-        for r in 0..R {
-            // SAFETY: `out` holds `R * 8` values.
-            unsafe {
-                _mm256_storeu_ps(
-                    out.as_mut_ptr().add(r * TILE),
-                    _mm256_add_ps(acc[r], mins[r]),
-                )
-            };
-        }
+        store_rows(&acc, &mins, out);
     }
 
     /// # Safety
@@ -596,7 +604,7 @@ mod x86 {
         out: &mut [f32],
     ) {
         let ones = _mm256_set1_epi16(1);
-        let mut acc = [_mm256_setzero_ps(); R];
+        let (mut acc, mut zero) = ([_mm256_setzero_ps(); R], [_mm256_setzero_ps(); R]);
         for b in 0..nb {
             let mut s = [_mm256_setzero_si256(); R];
             for g in 0..8 {
@@ -615,16 +623,9 @@ mod x86 {
                     s[r] = _mm256_add_epi32(s[r], _mm256_madd_epi16(p, ones));
                 }
             }
-            // SAFETY: `b < nb`, so the eight values at `b * 8` are in bounds.
-            let d = unsafe { _mm256_loadu_ps(wd.as_ptr().add(b * TILE)) };
-            for r in 0..R {
-                acc[r] = scale_into(acc[r], s[r], d, ad[r * nb + b]);
-            }
+            add_block(&mut acc, &mut zero, &s, b, nb, wd, ad, None);
         }
-        for r in 0..R {
-            // SAFETY: `out` holds `R * 8` values.
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(r * TILE), acc[r]) };
-        }
+        store_rows(&acc, &zero, out);
     }
 
     /// # Safety
@@ -643,7 +644,7 @@ mod x86 {
         // `vpdpbusd` multiplies unsigned by signed bytes: the weights shifted by 128 are
         // unsigned, and 128 times the input block's sum is taken off afterwards.
         let flip = _mm256_set1_epi8(i8::MIN);
-        let mut acc = [_mm256_setzero_ps(); R];
+        let (mut acc, mut zero) = ([_mm256_setzero_ps(); R], [_mm256_setzero_ps(); R]);
         for b in 0..nb {
             // Even and odd groups in two chains (see `q4_1_vnni`).
             let mut s = [[_mm256_setzero_si256(); R]; 2];
@@ -660,19 +661,13 @@ mod x86 {
                     s[g % 2][r] = _mm256_dpbusd_epi32(s[g % 2][r], wu, xg);
                 }
             }
-            // SAFETY: `b < nb`, so the eight values at `b * 8` are in bounds.
-            let d = unsafe { _mm256_loadu_ps(wd.as_ptr().add(b * TILE)) };
-            for r in 0..R {
-                let k = r * nb + b;
+            let s = std::array::from_fn(|r| {
                 let s = _mm256_add_epi32(s[0][r], s[1][r]);
-                let s = _mm256_sub_epi32(s, _mm256_set1_epi32(128 * sum[k]));
-                acc[r] = scale_into(acc[r], s, d, ad[k]);
-            }
+                _mm256_sub_epi32(s, _mm256_set1_epi32(128 * sum[r * nb + b]))
+            });
+            add_block(&mut acc, &mut zero, &s, b, nb, wd, ad, None);
         }
-        for r in 0..R {
-            // SAFETY: `out` holds `R * 8` values.
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(r * TILE), acc[r]) };
-        }
+        store_rows(&acc, &zero, out);
     }
 }
 
